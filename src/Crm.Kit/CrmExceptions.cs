@@ -1,0 +1,117 @@
+namespace Crm.Kit;
+
+/// <summary>Base type of every exception Crm.Kit throws on purpose.</summary>
+public abstract class CrmException : Exception
+{
+    /// <summary>Creates the exception with a message.</summary>
+    protected CrmException(string message, Exception? innerException = null)
+        : base(message, innerException)
+    {
+    }
+}
+
+/// <summary>One broken rule: which field, which rule, and a sentence a developer can act on.</summary>
+/// <param name="Field">The path of the offending field, for example <c>Emails[1]</c> or <c>Lines[0].Quantity</c>.</param>
+/// <param name="Rule">A short, stable rule id, for example <c>required</c>, <c>email-format</c> or <c>max-length</c>.</param>
+/// <param name="Message">What is wrong, in words.</param>
+public sealed record ValidationError(string Field, string Rule, string Message)
+{
+    /// <inheritdoc />
+    public override string ToString() => $"{Field}: {Message} (rule '{Rule}')";
+}
+
+/// <summary>
+/// Thrown before any state changes when input breaks one or more rules. Carries every problem found,
+/// not just the first, so a caller can show them all at once.
+/// </summary>
+public sealed class CrmValidationException : CrmException
+{
+    /// <summary>Creates the exception from the errors found.</summary>
+    public CrmValidationException(IReadOnlyList<ValidationError> errors)
+        : base(BuildMessage(errors))
+    {
+        Errors = errors;
+    }
+
+    /// <summary>Creates the exception for a single broken rule.</summary>
+    public CrmValidationException(string field, string rule, string message)
+        : this([new ValidationError(field, rule, message)])
+    {
+    }
+
+    /// <summary>Every broken rule, in the order they were found.</summary>
+    public IReadOnlyList<ValidationError> Errors { get; }
+
+    private static string BuildMessage(IReadOnlyList<ValidationError> errors)
+    {
+        ArgumentNullException.ThrowIfNull(errors);
+        return errors.Count == 1
+            ? $"Invalid input: {errors[0]}."
+            : $"Invalid input ({errors.Count} problems): " + string.Join("; ", errors) + ".";
+    }
+}
+
+/// <summary>
+/// Thrown when an update was based on a version of a record that is no longer current: someone else changed
+/// it first. Nothing was written; reload the record and apply the change again.
+/// </summary>
+public sealed class ConcurrencyConflictException : CrmException
+{
+    /// <summary>Creates the exception.</summary>
+    public ConcurrencyConflictException(string entityType, Guid id, long expectedVersion, Exception? innerException = null)
+        : base($"{entityType} {id} was changed by someone else: the update expected version {expectedVersion}, which is no longer current. Reload it and try again.", innerException)
+    {
+        EntityType = entityType;
+        Id = id;
+        ExpectedVersion = expectedVersion;
+    }
+
+    /// <summary>The kind of record, for example <c>Customer</c>.</summary>
+    public string EntityType { get; }
+
+    /// <summary>The record's id.</summary>
+    public Guid Id { get; }
+
+    /// <summary>The version the failed update was based on.</summary>
+    public long ExpectedVersion { get; }
+}
+
+/// <summary>Thrown when an operation names a record that does not exist in the current tenant.</summary>
+public sealed class EntityNotFoundException : CrmException
+{
+    /// <summary>Creates the exception.</summary>
+    public EntityNotFoundException(string entityType, Guid id)
+        : base($"{entityType} {id} does not exist in the current tenant.")
+    {
+        EntityType = entityType;
+        Id = id;
+    }
+
+    /// <summary>The kind of record, for example <c>Customer</c>.</summary>
+    public string EntityType { get; }
+
+    /// <summary>The id that was not found.</summary>
+    public Guid Id { get; }
+}
+
+/// <summary>
+/// Thrown by a store when a write would break a uniqueness rule, for example a second customer with the
+/// same external reference in one tenant. Managers turn it into a <see cref="CrmValidationException"/> where
+/// the caller can act on it.
+/// </summary>
+public sealed class DuplicateValueException : CrmException
+{
+    /// <summary>Creates the exception.</summary>
+    public DuplicateValueException(string field, string value, Exception? innerException = null)
+        : base($"{field} '{value}' is already used by another record in this tenant.", innerException)
+    {
+        Field = field;
+        Value = value;
+    }
+
+    /// <summary>The field whose value must be unique.</summary>
+    public string Field { get; }
+
+    /// <summary>The value that is already taken.</summary>
+    public string Value { get; }
+}

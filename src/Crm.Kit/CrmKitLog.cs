@@ -1,0 +1,16 @@
+using Microsoft.Extensions.Logging;
+
+namespace Crm.Kit;
+
+/// <summary>Crm.Kit's log messages, source-generated so that disabled levels cost nothing.</summary>
+internal static partial class CrmKitLog
+{
+    [LoggerMessage(EventId = 1, Level = LogLevel.Debug, Message = "Created customer {CustomerId} in tenant {TenantId}.")]
+    public static partial void CustomerCreated(ILogger logger, Guid customerId, string tenantId);
+
+    [LoggerMessage(EventId = 2, Level = LogLevel.Debug, Message = "Recorded order {OrderId} ({Reference}) for customer {CustomerId}.")]
+    public static partial void OrderRecorded(ILogger logger, Guid orderId, string reference, Guid customerId);
+
+    [LoggerMessage(EventId = 3, Level = LogLevel.Error, Message = "Crm.Kit event handler {Handler} failed for {Event}.")]
+    public static partial void EventHandlerFailed(ILogger logger, Exception exception, string? handler, string @event);
+}

@@ -1,0 +1,63 @@
+using Microsoft.Extensions.Options;
+
+namespace Crm.Kit;
+
+/// <summary>Options for Crm.Kit, validated when the first manager is created.</summary>
+public sealed class CrmKitOptions
+{
+    /// <summary>
+    /// The ISO 4217 currency that customer metrics (total spent, average order value) are kept in. Orders in
+    /// another currency are converted by the registered <see cref="ICurrencyConverter"/>. Default <c>USD</c>.
+    /// </summary>
+    public string ReportingCurrency { get; set; } = "USD";
+
+    /// <summary>
+    /// The ISO 3166 region used to read phone numbers written without an international prefix, for example
+    /// <c>GB</c> turns <c>020 7946 0018</c> into <c>+442079460018</c>. Default <c>US</c>.
+    /// </summary>
+    public string DefaultPhoneRegion { get; set; } = "US";
+
+    /// <summary>The largest page size a caller may ask for. Default 1,000.</summary>
+    public int MaxPageSize { get; set; } = 1000;
+
+    /// <summary>How often a write that lost an optimistic-concurrency race inside Crm.Kit is retried before giving up. Default 10.</summary>
+    public int ConcurrencyRetryLimit { get; set; } = 10;
+
+    /// <summary>The lowest score a pair needs to be reported as a likely duplicate, between 0 and 1. Default 0.7.</summary>
+    public double DuplicateScoreThreshold { get; set; } = 0.7;
+}
+
+/// <summary>Checks <see cref="CrmKitOptions"/> and reports every problem at once.</summary>
+internal sealed class CrmKitOptionsValidator : IValidateOptions<CrmKitOptions>
+{
+    public ValidateOptionsResult Validate(string? name, CrmKitOptions options)
+    {
+        var failures = new List<string>();
+        if (!CurrencyCodes.IsValid(options.ReportingCurrency))
+        {
+            failures.Add($"CrmKitOptions.ReportingCurrency: '{options.ReportingCurrency}' is not an ISO 4217 code in upper case.");
+        }
+
+        if (!PhoneNumbers.IsKnownRegion(options.DefaultPhoneRegion))
+        {
+            failures.Add($"CrmKitOptions.DefaultPhoneRegion: '{options.DefaultPhoneRegion}' is not a supported ISO 3166 region code.");
+        }
+
+        if (options.MaxPageSize is < 1 or > 100_000)
+        {
+            failures.Add($"CrmKitOptions.MaxPageSize: must be between 1 and 100000 (was {options.MaxPageSize}).");
+        }
+
+        if (options.ConcurrencyRetryLimit is < 0 or > 1000)
+        {
+            failures.Add($"CrmKitOptions.ConcurrencyRetryLimit: must be between 0 and 1000 (was {options.ConcurrencyRetryLimit}).");
+        }
+
+        if (options.DuplicateScoreThreshold is <= 0 or > 1 || double.IsNaN(options.DuplicateScoreThreshold))
+        {
+            failures.Add($"CrmKitOptions.DuplicateScoreThreshold: must be greater than 0 and at most 1 (was {options.DuplicateScoreThreshold}).");
+        }
+
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+}

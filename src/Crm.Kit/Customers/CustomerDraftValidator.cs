@@ -1,0 +1,256 @@
+using System.Text.RegularExpressions;
+
+namespace Crm.Kit.Customers;
+
+/// <summary>Validates a <see cref="CustomerDraft"/> and produces its normalised form.</summary>
+internal static partial class CustomerDraftValidator
+{
+    public const int MaxNameLength = 200;
+    public const int MaxContactPoints = 20;
+    public const int MaxAddresses = 10;
+    public const int MaxTags = 100;
+    public const int MaxTagLength = 64;
+    public const int MaxAttributes = 100;
+    public const int MaxAttributeTextLength = 4000;
+    public const int MaxAttributeListItems = 100;
+
+    [GeneratedRegex("^[A-Za-z][A-Za-z0-9_.-]{0,63}$")]
+    private static partial Regex AttributeKeyPattern();
+
+    /// <summary>Checks every rule of a draft, throwing one exception listing all problems, and returns the normalised draft.</summary>
+    public static CustomerDraft Normalize(CustomerDraft draft, CrmKitOptions options, bool creating)
+    {
+        ArgumentNullException.ThrowIfNull(draft);
+        var errors = new ValidationErrorCollector();
+        errors.Defined(nameof(draft.Kind), draft.Kind);
+
+        var firstName = Clean(draft.FirstName);
+        var lastName = Clean(draft.LastName);
+        var companyName = Clean(draft.CompanyName);
+        errors.MaxLength(nameof(draft.FirstName), firstName, MaxNameLength);
+        errors.MaxLength(nameof(draft.LastName), lastName, MaxNameLength);
+        errors.MaxLength(nameof(draft.CompanyName), companyName, MaxNameLength);
+        if (draft.Kind == CustomerKind.Company)
+        {
+            errors.Required(nameof(draft.CompanyName), companyName);
+            if (draft.CompanyId is not null)
+            {
+                errors.Add(nameof(draft.CompanyId), "person-only", "can only be set on a person");
+            }
+        }
+        else if (firstName is null && lastName is null && draft.Emails.Count == 0 && draft.Phones.Count == 0)
+        {
+            errors.Add(nameof(draft.LastName), "identifiable", "a person needs a name, an email address or a phone number");
+        }
+
+        var externalReference = Clean(draft.ExternalReference);
+        errors.MaxLength(nameof(draft.ExternalReference), externalReference, 200);
+        var ownerId = Clean(draft.OwnerId);
+        errors.MaxLength(nameof(draft.OwnerId), ownerId, 200);
+
+        var emails = NormalizeEmails(draft.Emails, errors);
+        var phones = NormalizePhones(draft.Phones, options.DefaultPhoneRegion, errors);
+        var addresses = NormalizeAddresses(draft.Addresses, errors);
+        var tags = NormalizeTags(draft.Tags, errors);
+        ValidateAttributes(draft.Attributes, errors);
+
+        if (creating)
+        {
+            errors.Defined(nameof(draft.InitialStage), draft.InitialStage);
+            ValidateConsent(nameof(draft.InitialConsent), draft.InitialConsent, errors);
+        }
+
+        errors.ThrowIfAny();
+        return draft with
+        {
+            FirstName = firstName,
+            LastName = lastName,
+            CompanyName = companyName,
+            ExternalReference = externalReference,
+            OwnerId = ownerId,
+            Emails = emails,
+            Phones = phones,
+            Addresses = addresses,
+            Tags = tags,
+            Attributes = new Dictionary<string, AttributeValue>(draft.Attributes, StringComparer.Ordinal),
+        };
+    }
+
+    public static void ValidateConsent(string field, IReadOnlyList<ConsentRecord> records, ValidationErrorCollector errors)
+    {
+        ArgumentNullException.ThrowIfNull(records);
+        for (var i = 0; i < records.Count; i++)
+        {
+            var path = $"{field}[{i}]";
+            var record = records[i];
+            if (record is null)
+            {
+                errors.Add(path, "required", "must not be null");
+                continue;
+            }
+
+            errors.Defined(path + ".Channel", record.Channel);
+            errors.Defined(path + ".Purpose", record.Purpose);
+            errors.Required(path + ".Source", record.Source);
+            errors.MaxLength(path + ".Source", record.Source, 100);
+            if (record.RecordedAt == default)
+            {
+                errors.Add(path + ".RecordedAt", "required", "must be set to when the customer gave or withdrew consent");
+            }
+        }
+    }
+
+    private static string? Clean(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();
+
+    private static List<EmailContact> NormalizeEmails(IReadOnlyList<EmailContact> emails, ValidationErrorCollector errors)
+    {
+        ArgumentNullException.ThrowIfNull(emails);
+        errors.MaxCount(nameof(CustomerDraft.Emails), emails, MaxContactPoints);
+        var result = new List<EmailContact>(emails.Count);
+        for (var i = 0; i < emails.Count; i++)
+        {
+            var email = emails[i];
+            if (email is null || !EmailAddresses.TryNormalize(email.Address, out var normalized))
+            {
+                errors.Add($"Emails[{i}]", "email-format", $"'{email?.Address}' is not a valid email address");
+                continue;
+            }
+
+            errors.MaxLength($"Emails[{i}].Label", email.Label, 50);
+            if (!result.Exists(e => e.NormalizedAddress == normalized))
+            {
+                result.Add(email with { Address = email.Address.Trim(), NormalizedAddress = normalized, Label = Clean(email.Label) });
+            }
+        }
+
+        return result;
+    }
+
+    private static List<PhoneContact> NormalizePhones(IReadOnlyList<PhoneContact> phones, string region, ValidationErrorCollector errors)
+    {
+        ArgumentNullException.ThrowIfNull(phones);
+        errors.MaxCount(nameof(CustomerDraft.Phones), phones, MaxContactPoints);
+        var result = new List<PhoneContact>(phones.Count);
+        for (var i = 0; i < phones.Count; i++)
+        {
+            var phone = phones[i];
+            if (phone is null || !PhoneNumbers.TryNormalize(phone.Number, region, out var e164))
+            {
+                errors.Add($"Phones[{i}]", "phone-format", $"'{phone?.Number}' is not a phone number (expected digits with an optional leading +, read in region {region})");
+                continue;
+            }
+
+            errors.MaxLength($"Phones[{i}].Label", phone.Label, 50);
+            if (!result.Exists(p => p.Number == e164))
+            {
+                result.Add(new PhoneContact(e164, Clean(phone.Label)));
+            }
+        }
+
+        return result;
+    }
+
+    private static List<PostalAddress> NormalizeAddresses(IReadOnlyList<PostalAddress> addresses, ValidationErrorCollector errors)
+    {
+        ArgumentNullException.ThrowIfNull(addresses);
+        errors.MaxCount(nameof(CustomerDraft.Addresses), addresses, MaxAddresses);
+        var result = new List<PostalAddress>(addresses.Count);
+        for (var i = 0; i < addresses.Count; i++)
+        {
+            var path = $"Addresses[{i}]";
+            var address = addresses[i];
+            if (address is null)
+            {
+                errors.Add(path, "required", "must not be null");
+                continue;
+            }
+
+            errors.Required(path + ".Line1", address.Line1);
+            errors.MaxLength(path + ".Line1", address.Line1, 200);
+            errors.MaxLength(path + ".Line2", address.Line2, 200);
+            errors.Required(path + ".City", address.City);
+            errors.MaxLength(path + ".City", address.City, 100);
+            errors.MaxLength(path + ".Region", address.Region, 100);
+            errors.MaxLength(path + ".PostalCode", address.PostalCode, 20);
+            var country = address.CountryCode?.Trim().ToUpperInvariant();
+            if (country is not { Length: 2 } || !char.IsAsciiLetterUpper(country[0]) || !char.IsAsciiLetterUpper(country[1]))
+            {
+                errors.Add(path + ".CountryCode", "country-code", $"'{address.CountryCode}' is not an ISO 3166 alpha-2 country code");
+                continue;
+            }
+
+            result.Add(address with
+            {
+                Line1 = address.Line1?.Trim() ?? string.Empty,
+                Line2 = Clean(address.Line2),
+                City = address.City?.Trim() ?? string.Empty,
+                Region = Clean(address.Region),
+                PostalCode = Clean(address.PostalCode)?.ToUpperInvariant(),
+                CountryCode = country,
+                Label = Clean(address.Label),
+            });
+        }
+
+        return result;
+    }
+
+    private static List<string> NormalizeTags(IReadOnlyList<string> tags, ValidationErrorCollector errors)
+    {
+        ArgumentNullException.ThrowIfNull(tags);
+        errors.MaxCount(nameof(CustomerDraft.Tags), tags, MaxTags);
+        var result = new SortedSet<string>(StringComparer.OrdinalIgnoreCase);
+        for (var i = 0; i < tags.Count; i++)
+        {
+            var tag = Clean(tags[i]);
+            if (tag is null)
+            {
+                errors.Add($"Tags[{i}]", "required", "must not be blank");
+            }
+            else if (tag.Length > MaxTagLength)
+            {
+                errors.Add($"Tags[{i}]", "max-length", $"must be at most {MaxTagLength} characters (was {tag.Length})");
+            }
+            else
+            {
+                result.Add(tag);
+            }
+        }
+
+        return [.. result];
+    }
+
+    private static void ValidateAttributes(IReadOnlyDictionary<string, AttributeValue> attributes, ValidationErrorCollector errors)
+    {
+        ArgumentNullException.ThrowIfNull(attributes);
+        if (attributes.Count > MaxAttributes)
+        {
+            errors.Add(nameof(CustomerDraft.Attributes), "max-count", $"must hold at most {MaxAttributes} attributes (was {attributes.Count})");
+        }
+
+        foreach (var (key, value) in attributes)
+        {
+            var path = $"Attributes[{key}]";
+            if (!AttributeKeyPattern().IsMatch(key))
+            {
+                errors.Add(path, "attribute-key", "keys start with a letter and hold at most 64 letters, digits, '_', '.' or '-'");
+            }
+
+            if (value is null)
+            {
+                errors.Add(path, "required", "must not be null");
+            }
+            else if (value.Kind == AttributeKind.Text)
+            {
+                errors.MaxLength(path, value.Text, MaxAttributeTextLength);
+            }
+            else if (value.Kind == AttributeKind.TextList)
+            {
+                errors.MaxCount(path, value.TextList, MaxAttributeListItems);
+                if (value.TextList.Any(item => item is null || item.Length > MaxTagLength * 4))
+                {
+                    errors.Add(path, "list-item", $"items must not be null and must be at most {MaxTagLength * 4} characters");
+                }
+            }
+        }
+    }
+}

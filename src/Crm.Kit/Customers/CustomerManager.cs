@@ -1,0 +1,336 @@
+using System.Runtime.CompilerServices;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace Crm.Kit.Customers;
+
+/// <summary>
+/// Creates, finds and changes customers: validates and normalises input, enforces uniqueness of the external
+/// reference, keeps lifecycle and consent history, bumps versions and publishes events after each change.
+/// Every call acts for the tenant given by <see cref="ICrmTenantContext"/>.
+/// </summary>
+public class CustomerManager
+{
+    private readonly ICustomerStore _store;
+    private readonly ICrmTenantContext _tenant;
+    private readonly TimeProvider _time;
+    private readonly ICrmEventPublisher _events;
+    private readonly CrmKitInstrumentation _instrumentation;
+    private readonly ILogger _logger;
+
+    /// <summary>Creates the manager; resolve it from DI rather than constructing it.</summary>
+    public CustomerManager(
+        ICustomerStore store,
+        ICrmTenantContext tenant,
+        TimeProvider time,
+        ICrmEventPublisher events,
+        IOptions<CrmKitOptions> options,
+        CrmKitInstrumentation instrumentation,
+        ILogger<CustomerManager>? logger = null)
+    {
+        _store = store;
+        _tenant = tenant;
+        _time = time;
+        _events = events;
+        Options = options.Value;
+        _instrumentation = instrumentation;
+        _logger = logger ?? NullLogger<CustomerManager>.Instance;
+    }
+
+    /// <summary>The validated options in force.</summary>
+    protected CrmKitOptions Options { get; }
+
+    private string TenantId => _tenant.TenantId;
+
+    /// <summary>Creates a customer from a draft.</summary>
+    /// <exception cref="CrmValidationException">The draft breaks a rule; nothing was stored.</exception>
+    public async Task<Customer> CreateAsync(CustomerDraft draft, CancellationToken cancellationToken = default)
+    {
+        using var activity = _instrumentation.ActivitySource.StartActivity("Crm.Kit.CreateCustomer");
+        var normalized = CustomerDraftValidator.Normalize(draft, Options, creating: true);
+        await CheckReferencesAsync(normalized, currentId: null, cancellationToken).ConfigureAwait(false);
+
+        var now = _time.GetUtcNow();
+        var customer = new Customer
+        {
+            Id = Guid.CreateVersion7(now),
+            TenantId = TenantId,
+            Version = 1,
+            LifecycleStage = normalized.InitialStage,
+            LifecycleHistory = [new LifecycleStageChange(normalized.InitialStage, now, "created")],
+            ConsentHistory = [.. normalized.InitialConsent],
+            CreatedAt = now,
+            UpdatedAt = now,
+        };
+        customer = Apply(customer, normalized);
+
+        try
+        {
+            await _store.CreateAsync(customer, cancellationToken).ConfigureAwait(false);
+        }
+        catch (DuplicateValueException ex)
+        {
+            throw new CrmValidationException(nameof(CustomerDraft.ExternalReference), "unique", ex.Message);
+        }
+
+        _instrumentation.CustomersCreated.Add(1);
+        CrmKitLog.CustomerCreated(_logger, customer.Id, customer.TenantId);
+        await PublishAsync(new CustomerCreated { Customer = customer, TenantId = TenantId, OccurredAt = now }, cancellationToken).ConfigureAwait(false);
+        return customer;
+    }
+
+    /// <summary>
+    /// The customer with this id. An id that was merged away resolves to the customer it was merged into;
+    /// returns <see langword="null"/> when there is none in the current tenant.
+    /// </summary>
+    public ValueTask<Customer?> FindByIdAsync(Guid id, CancellationToken cancellationToken = default)
+    {
+        // The common case (a live customer, a store that answers synchronously) allocates nothing and awaits nothing.
+        var lookup = _store.FindByIdAsync(TenantId, id, cancellationToken);
+        if (lookup.IsCompletedSuccessfully)
+        {
+            var customer = lookup.Result;
+            return customer?.MergedIntoId is null ? new ValueTask<Customer?>(customer) : ResolveMergedAsync(customer, cancellationToken);
+        }
+
+        return AwaitAndResolveAsync(lookup, cancellationToken);
+    }
+
+    /// <summary>The customer with this id, or <see cref="EntityNotFoundException"/>.</summary>
+    public async ValueTask<Customer> GetByIdAsync(Guid id, CancellationToken cancellationToken = default) =>
+        await FindByIdAsync(id, cancellationToken).ConfigureAwait(false) ?? throw new EntityNotFoundException(nameof(Customer), id);
+
+    /// <summary>The customer with this external reference (following merges), or <see langword="null"/>.</summary>
+    public async ValueTask<Customer?> FindByExternalReferenceAsync(string externalReference, CancellationToken cancellationToken = default)
+    {
+        if (string.IsNullOrWhiteSpace(externalReference))
+        {
+            throw new CrmValidationException(nameof(externalReference), "required", "is required and must not be blank");
+        }
+
+        var customer = await _store.FindByExternalReferenceAsync(TenantId, externalReference.Trim(), cancellationToken).ConfigureAwait(false);
+        return customer?.MergedIntoId is null ? customer : await ResolveMergedAsync(customer, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Customers with this email address, compared case-insensitively.</summary>
+    public ValueTask<IReadOnlyList<Customer>> FindByEmailAsync(string email, CancellationToken cancellationToken = default)
+    {
+        if (!EmailAddresses.TryNormalize(email, out var normalized))
+        {
+            throw new CrmValidationException(nameof(email), "email-format", $"'{email}' is not a valid email address");
+        }
+
+        return _store.FindByEmailAsync(TenantId, normalized, cancellationToken);
+    }
+
+    /// <summary>Customers with this phone number, written in any common format.</summary>
+    public ValueTask<IReadOnlyList<Customer>> FindByPhoneAsync(string phone, CancellationToken cancellationToken = default)
+    {
+        if (!PhoneNumbers.TryNormalize(phone, Options.DefaultPhoneRegion, out var e164))
+        {
+            throw new CrmValidationException(nameof(phone), "phone-format", $"'{phone}' is not a phone number");
+        }
+
+        return _store.FindByPhoneAsync(TenantId, e164, cancellationToken);
+    }
+
+    /// <summary>
+    /// Customers whose given, family, company or full name starts with <paramref name="prefix"/>, ignoring case,
+    /// accents, spaces and punctuation. Each customer appears once.
+    /// </summary>
+    public async ValueTask<IReadOnlyList<Customer>> SearchByNameAsync(string prefix, int limit = 20, CancellationToken cancellationToken = default)
+    {
+        var folded = SearchKeys.Fold(prefix);
+        if (folded.Length == 0)
+        {
+            throw new CrmValidationException(nameof(prefix), "required", "must contain at least one letter or digit");
+        }
+
+        ContinuationTokens.CheckPageSize(limit, Options);
+        // A customer matches through up to four keys; ask for enough rows to fill the limit with distinct customers.
+        var rows = await _store.FindByNamePrefixAsync(TenantId, folded, limit * 4, cancellationToken).ConfigureAwait(false);
+        return rows.DistinctBy(c => c.Id).Take(limit).ToList();
+    }
+
+    /// <summary>One page of the tenant's customers in creation order.</summary>
+    public async ValueTask<Page<Customer>> ListAsync(string? continuationToken = null, int pageSize = 100, CancellationToken cancellationToken = default)
+    {
+        var after = ContinuationTokens.DecodeId(continuationToken);
+        ContinuationTokens.CheckPageSize(pageSize, Options);
+        var items = await _store.ListAsync(TenantId, after, pageSize + 1, cancellationToken).ConfigureAwait(false);
+        return items.Count > pageSize
+            ? new Page<Customer>(items.Take(pageSize).ToList(), ContinuationTokens.Encode(items[pageSize - 1].Id))
+            : new Page<Customer>(items, null);
+    }
+
+    /// <summary>Every customer of the tenant, streamed in creation order.</summary>
+    public IAsyncEnumerable<Customer> StreamAsync(CancellationToken cancellationToken = default) => _store.StreamAsync(TenantId, cancellationToken);
+
+    /// <summary>Replaces the editable details of a customer.</summary>
+    /// <param name="id">The customer.</param>
+    /// <param name="expectedVersion">The version the change is based on.</param>
+    /// <param name="draft">The new details, usually from <see cref="Customer.ToDraft"/> with changes.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <exception cref="ConcurrencyConflictException">The customer changed since <paramref name="expectedVersion"/>.</exception>
+    public async Task<Customer> UpdateAsync(Guid id, long expectedVersion, CustomerDraft draft, CancellationToken cancellationToken = default)
+    {
+        var normalized = CustomerDraftValidator.Normalize(draft, Options, creating: false);
+        var current = await GetLiveAsync(id, cancellationToken).ConfigureAwait(false);
+        await CheckReferencesAsync(normalized, id, cancellationToken).ConfigureAwait(false);
+        var updated = await SaveAsync(current, expectedVersion, c => Apply(c, normalized), cancellationToken).ConfigureAwait(false);
+        await PublishAsync(new CustomerUpdated { Customer = updated, TenantId = TenantId, OccurredAt = updated.UpdatedAt }, cancellationToken).ConfigureAwait(false);
+        return updated;
+    }
+
+    /// <summary>Moves a customer to another lifecycle stage and records it in the history.</summary>
+    public async Task<Customer> ChangeLifecycleStageAsync(Guid id, long expectedVersion, LifecycleStage stage, string reason = "manual", CancellationToken cancellationToken = default)
+    {
+        var errors = new ValidationErrorCollector();
+        errors.Defined(nameof(stage), stage);
+        errors.Required(nameof(reason), reason);
+        errors.MaxLength(nameof(reason), reason, 100);
+        errors.ThrowIfAny();
+
+        var current = await GetLiveAsync(id, cancellationToken).ConfigureAwait(false);
+        if (current.LifecycleStage == stage)
+        {
+            return current;
+        }
+
+        var updated = await SaveAsync(current, expectedVersion, c => WithStage(c, stage, reason, _time.GetUtcNow()), cancellationToken).ConfigureAwait(false);
+        await PublishAsync(new LifecycleStageChanged { CustomerId = id, From = current.LifecycleStage, To = stage, Reason = reason, TenantId = TenantId, OccurredAt = updated.UpdatedAt }, cancellationToken).ConfigureAwait(false);
+        return updated;
+    }
+
+    /// <summary>
+    /// Records a consent grant or withdrawal. Consent changes are never lost to a concurrent edit: the call
+    /// re-reads and retries on a version conflict, because the newest statement of the customer must win.
+    /// </summary>
+    public async Task<Customer> RecordConsentAsync(Guid id, ConsentRecord consent, CancellationToken cancellationToken = default)
+    {
+        var errors = new ValidationErrorCollector();
+        CustomerDraftValidator.ValidateConsent(nameof(consent), [consent], errors);
+        errors.ThrowIfAny();
+
+        var updated = await ConcurrencyRetry.RunAsync(Options.ConcurrencyRetryLimit, _instrumentation, async () =>
+        {
+            var current = await GetLiveAsync(id, cancellationToken).ConfigureAwait(false);
+            return await SaveAsync(current, current.Version, c => c with { ConsentHistory = [.. InsertByTime(c.ConsentHistory, consent)] }, cancellationToken).ConfigureAwait(false);
+        }).ConfigureAwait(false);
+        await PublishAsync(new ConsentChanged { CustomerId = updated.Id, Consent = consent, TenantId = TenantId, OccurredAt = updated.UpdatedAt }, cancellationToken).ConfigureAwait(false);
+        return updated;
+    }
+
+    internal static Customer WithStage(Customer customer, LifecycleStage stage, string reason, DateTimeOffset at) => customer with
+    {
+        LifecycleStage = stage,
+        LifecycleHistory = [.. customer.LifecycleHistory, new LifecycleStageChange(stage, at, reason)],
+    };
+
+    // Keeps consent history ordered by the time the customer made each statement, so "latest wins" holds even for late-arriving records.
+    internal static IEnumerable<ConsentRecord> InsertByTime(IReadOnlyList<ConsentRecord> history, ConsentRecord record) =>
+        history.Append(record).OrderBy(r => r.RecordedAt);
+
+    private async ValueTask<Customer> GetLiveAsync(Guid id, CancellationToken cancellationToken)
+    {
+        var customer = await _store.FindByIdAsync(TenantId, id, cancellationToken).ConfigureAwait(false)
+            ?? throw new EntityNotFoundException(nameof(Customer), id);
+        if (customer.MergedIntoId is { } survivor)
+        {
+            throw new CrmValidationException("id", "not-merged", $"customer {id} was merged into {survivor}; change the survivor instead");
+        }
+
+        return customer;
+    }
+
+    private async ValueTask<Customer> SaveAsync(Customer current, long expectedVersion, Func<Customer, Customer> change, CancellationToken cancellationToken)
+    {
+        if (current.Version != expectedVersion)
+        {
+            _instrumentation.ConcurrencyConflicts.Add(1);
+            throw new ConcurrencyConflictException(nameof(Customer), current.Id, expectedVersion);
+        }
+
+        var updated = change(current) with { Version = expectedVersion + 1, UpdatedAt = _time.GetUtcNow() };
+        try
+        {
+            await _store.UpdateAsync(updated, expectedVersion, cancellationToken).ConfigureAwait(false);
+        }
+        catch (DuplicateValueException ex)
+        {
+            throw new CrmValidationException(nameof(CustomerDraft.ExternalReference), "unique", ex.Message);
+        }
+
+        return updated;
+    }
+
+    private static Customer Apply(Customer customer, CustomerDraft draft) => customer with
+    {
+        Kind = draft.Kind,
+        FirstName = draft.FirstName,
+        LastName = draft.LastName,
+        CompanyName = draft.CompanyName,
+        CompanyId = draft.CompanyId,
+        ExternalReference = draft.ExternalReference,
+        Emails = draft.Emails,
+        Phones = draft.Phones,
+        Addresses = draft.Addresses,
+        Tags = draft.Tags,
+        Attributes = draft.Attributes,
+        OwnerId = draft.OwnerId,
+    };
+
+    private async ValueTask CheckReferencesAsync(CustomerDraft draft, Guid? currentId, CancellationToken cancellationToken)
+    {
+        var errors = new ValidationErrorCollector();
+        if (draft.ExternalReference is { } reference)
+        {
+            var holder = await _store.FindByExternalReferenceAsync(TenantId, reference, cancellationToken).ConfigureAwait(false);
+            if (holder is not null && holder.Id != currentId)
+            {
+                errors.Add(nameof(draft.ExternalReference), "unique", $"'{reference}' already belongs to customer {holder.MergedIntoId ?? holder.Id}");
+            }
+        }
+
+        if (draft.CompanyId is { } companyId)
+        {
+            var company = await FindByIdAsync(companyId, cancellationToken).ConfigureAwait(false);
+            if (company is null || company.Kind != CustomerKind.Company)
+            {
+                errors.Add(nameof(draft.CompanyId), "company-exists", $"{companyId} is not a company customer in this tenant");
+            }
+            else if (company.Id == currentId)
+            {
+                errors.Add(nameof(draft.CompanyId), "not-self", "a customer cannot belong to itself");
+            }
+        }
+
+        errors.ThrowIfAny();
+    }
+
+    private async ValueTask<Customer?> AwaitAndResolveAsync(ValueTask<Customer?> lookup, CancellationToken cancellationToken)
+    {
+        var customer = await lookup.ConfigureAwait(false);
+        return customer?.MergedIntoId is null ? customer : await ResolveMergedAsync(customer, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async ValueTask<Customer?> ResolveMergedAsync(Customer customer, CancellationToken cancellationToken)
+    {
+        // Merges can chain (A into B, later B into C); the hop limit guards against a corrupted cycle.
+        for (var hops = 0; customer.MergedIntoId is { } next && hops < 64; hops++)
+        {
+            var survivor = await _store.FindByIdAsync(TenantId, next, cancellationToken).ConfigureAwait(false);
+            if (survivor is null)
+            {
+                return null;
+            }
+
+            customer = survivor;
+        }
+
+        return customer.MergedIntoId is null ? customer : null;
+    }
+
+    private ValueTask PublishAsync(CrmEvent crmEvent, CancellationToken cancellationToken) => _events.PublishAsync([crmEvent], cancellationToken);
+}

@@ -1,0 +1,84 @@
+using Crm.Kit;
+using Crm.Kit.Customers;
+using Crm.Kit.Duplicates;
+using Crm.Kit.InMemory;
+using Crm.Kit.Interactions;
+using Crm.Kit.Orders;
+using Crm.Kit.Privacy;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Returned by <see cref="CrmKitServiceCollectionExtensions.AddCrmKit"/>; adapters add their extension methods to it.</summary>
+public sealed class CrmKitBuilder
+{
+    internal CrmKitBuilder(IServiceCollection services) => Services = services;
+
+    /// <summary>The service collection Crm.Kit is registered in.</summary>
+    public IServiceCollection Services { get; }
+
+    /// <summary>
+    /// Uses the in-memory stores over <paramref name="database"/> (a new one when not given), replacing any
+    /// stores registered before. Pass one database to several service providers to let them share data.
+    /// </summary>
+    public CrmKitBuilder AddInMemoryStores(InMemoryCrmDatabase? database = null)
+    {
+        Services.RemoveAll<InMemoryCrmDatabase>();
+        if (database is null)
+        {
+            Services.AddSingleton<InMemoryCrmDatabase>();
+        }
+        else
+        {
+            Services.AddSingleton(database);
+        }
+
+        Services.Replace(ServiceDescriptor.Singleton<ICustomerStore, InMemoryCustomerStore>());
+        Services.Replace(ServiceDescriptor.Singleton<IOrderStore, InMemoryOrderStore>());
+        Services.Replace(ServiceDescriptor.Singleton<IInteractionStore, InMemoryInteractionStore>());
+        Services.Replace(ServiceDescriptor.Singleton<ICrmUnitOfWork, InMemoryUnitOfWork>());
+        return this;
+    }
+}
+
+/// <summary>Registers Crm.Kit.</summary>
+public static class CrmKitServiceCollectionExtensions
+{
+    /// <summary>
+    /// Registers Crm.Kit's managers with in-memory stores as the default (an adapter such as
+    /// <c>AddEntityFrameworkStores</c> replaces them). Safe to call more than once: later calls only add option
+    /// configuration. Options are validated when the first manager is resolved, with every problem listed.
+    /// </summary>
+    public static CrmKitBuilder AddCrmKit(this IServiceCollection services, Action<CrmKitOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        var options = services.AddOptions<CrmKitOptions>();
+        if (configure is not null)
+        {
+            options.Configure(configure);
+        }
+
+        options.ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CrmKitOptions>, CrmKitOptionsValidator>());
+
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<ICrmTenantContext>(new FixedTenantContext());
+        services.TryAddSingleton<CrmKitInstrumentation>();
+        services.TryAddSingleton<ICurrencyConverter, SameCurrencyOnlyConverter>();
+        services.TryAddScoped<ICrmEventPublisher, InProcessCrmEventPublisher>();
+
+        if (!services.Any(d => d.ServiceType == typeof(ICustomerStore)))
+        {
+            new CrmKitBuilder(services).AddInMemoryStores();
+        }
+
+        services.TryAddScoped<CustomerManager>();
+        services.TryAddScoped<OrderManager>();
+        services.TryAddScoped<InteractionManager>();
+        services.TryAddScoped<DuplicateFinder>();
+        services.TryAddScoped<CustomerMerger>();
+        services.TryAddScoped<CustomerPrivacy>();
+        return new CrmKitBuilder(services);
+    }
+}

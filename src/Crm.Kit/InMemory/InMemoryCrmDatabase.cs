@@ -1,0 +1,148 @@
+using System.Collections.Concurrent;
+using Crm.Kit.Customers;
+using Crm.Kit.Interactions;
+using Crm.Kit.Orders;
+
+namespace Crm.Kit.InMemory;
+
+/// <summary>
+/// The data behind the in-memory stores: thread-safe, with secondary indexes for every lookup. Writes are
+/// serialised through one gate (so version checks cannot race); reads never wait for it. Share one instance
+/// between service providers to let them see the same data, as the specification tests do for tenant isolation.
+/// </summary>
+public sealed class InMemoryCrmDatabase : IDisposable
+{
+    private readonly SemaphoreSlim _writeGate = new(1, 1);
+    private readonly AsyncLocal<InMemoryTransaction?> _currentTransaction = new();
+
+    internal ConcurrentDictionary<Guid, Customer> Customers { get; } = new();
+
+    internal ConcurrentDictionary<string, CustomerIndex> CustomerIndexes { get; } = new(StringComparer.Ordinal);
+
+    internal ConcurrentDictionary<Guid, Order> Orders { get; } = new();
+
+    internal ConcurrentDictionary<string, OrderIndex> OrderIndexes { get; } = new(StringComparer.Ordinal);
+
+    internal ConcurrentDictionary<Guid, Interaction> Interactions { get; } = new();
+
+    internal ConcurrentDictionary<string, InteractionIndex> InteractionIndexes { get; } = new(StringComparer.Ordinal);
+
+    /// <inheritdoc />
+    public void Dispose() => _writeGate.Dispose();
+
+    /// <summary>
+    /// Runs one write. Inside a transaction of the calling flow it applies at once and records its undo;
+    /// otherwise it waits for the gate, so that it never interleaves with a transaction or another write.
+    /// </summary>
+    internal async ValueTask WriteAsync(Func<Action> apply, CancellationToken cancellationToken)
+    {
+        if (_currentTransaction.Value is { IsActive: true } transaction)
+        {
+            transaction.Record(apply());
+            return;
+        }
+
+        await _writeGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            apply();
+        }
+        finally
+        {
+            _writeGate.Release();
+        }
+    }
+
+    // Not async on purpose: the AsyncLocal assignment must happen in the caller's execution context so that the
+    // caller's later store calls see the transaction; an async method would restore the context on return.
+    internal ValueTask<ICrmTransaction> BeginAsync(CancellationToken cancellationToken)
+    {
+        if (_currentTransaction.Value is { IsActive: true })
+        {
+            return new ValueTask<ICrmTransaction>(NestedTransaction.Instance);
+        }
+
+        var transaction = new InMemoryTransaction(this);
+        _currentTransaction.Value = transaction;
+        return transaction.AcquireAsync(_writeGate, cancellationToken);
+    }
+
+    internal void EndTransaction(InMemoryTransaction transaction)
+    {
+        if (ReferenceEquals(_currentTransaction.Value, transaction))
+        {
+            _currentTransaction.Value = null;
+        }
+    }
+
+    internal sealed class InMemoryTransaction(InMemoryCrmDatabase database) : ICrmTransaction
+    {
+        private readonly Stack<Action> _undo = new();
+        private SemaphoreSlim? _gate;
+        private bool _committed;
+
+        public bool IsActive => _gate is not null;
+
+        public async ValueTask<ICrmTransaction> AcquireAsync(SemaphoreSlim gate, CancellationToken cancellationToken)
+        {
+            try
+            {
+                await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                database.EndTransaction(this);
+                throw;
+            }
+
+            _gate = gate;
+            return this;
+        }
+
+        public void Record(Action undo) => _undo.Push(undo);
+
+        public ValueTask CommitAsync(CancellationToken cancellationToken)
+        {
+            _committed = true;
+            _undo.Clear();
+            return ValueTask.CompletedTask;
+        }
+
+        public ValueTask DisposeAsync()
+        {
+            if (_gate is { } gate)
+            {
+                if (!_committed)
+                {
+                    while (_undo.TryPop(out var undo))
+                    {
+                        undo();
+                    }
+                }
+
+                _gate = null;
+                gate.Release();
+            }
+
+            database.EndTransaction(this);
+            return ValueTask.CompletedTask;
+        }
+    }
+
+    private sealed class NestedTransaction : ICrmTransaction
+    {
+        public static readonly NestedTransaction Instance = new();
+
+        public ValueTask CommitAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    }
+}
+
+/// <summary>The in-memory <see cref="ICrmUnitOfWork"/>: an undo log over the database's write gate.</summary>
+/// <param name="database">The database.</param>
+public sealed class InMemoryUnitOfWork(InMemoryCrmDatabase database) : ICrmUnitOfWork
+{
+    /// <inheritdoc />
+    public ValueTask<ICrmTransaction> BeginAsync(CancellationToken cancellationToken) => database.BeginAsync(cancellationToken);
+}

@@ -1,0 +1,327 @@
+using System.Runtime.CompilerServices;
+using Crm.Kit.Customers;
+using Crm.Kit.Interactions;
+using Crm.Kit.Orders;
+
+namespace Crm.Kit.InMemory;
+
+/// <summary>The in-memory <see cref="ICustomerStore"/>: every lookup is a hash or sorted-set index, never a scan.</summary>
+public sealed class InMemoryCustomerStore : ICustomerStore
+{
+    private const int StreamBatchSize = 1000;
+    private readonly InMemoryTable<Customer, CustomerIndex> _table;
+
+    /// <summary>Creates the store over a database.</summary>
+    public InMemoryCustomerStore(InMemoryCrmDatabase database)
+    {
+        ArgumentNullException.ThrowIfNull(database);
+        _table = new(database, database.Customers, database.CustomerIndexes, nameof(Customer),
+            c => c.Id, c => c.TenantId, c => c.Version, (index, c) => index.Add(c), (index, c) => index.Remove(c));
+    }
+
+    /// <inheritdoc />
+    public ValueTask<Customer?> FindByIdAsync(string tenantId, Guid id, CancellationToken cancellationToken) =>
+        new(_table.Find(tenantId, id));
+
+    /// <inheritdoc />
+    public ValueTask<Customer?> FindByExternalReferenceAsync(string tenantId, string externalReference, CancellationToken cancellationToken)
+    {
+        var index = _table.Index(tenantId);
+        lock (index)
+        {
+            return new(index.ExternalReferences.TryGetValue(externalReference, out var id) ? _table.Find(tenantId, id) : null);
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask<IReadOnlyList<Customer>> FindByEmailAsync(string tenantId, string normalizedEmail, CancellationToken cancellationToken)
+    {
+        var index = _table.Index(tenantId);
+        lock (index)
+        {
+            return new(_table.Resolve(index.Emails.Get(normalizedEmail)));
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask<IReadOnlyList<Customer>> FindByPhoneAsync(string tenantId, string e164Phone, CancellationToken cancellationToken)
+    {
+        var index = _table.Index(tenantId);
+        lock (index)
+        {
+            return new(_table.Resolve(index.Phones.Get(e164Phone)));
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask<IReadOnlyList<Customer>> FindByNamePrefixAsync(string tenantId, string foldedPrefix, int limit, CancellationToken cancellationToken)
+    {
+        var index = _table.Index(tenantId);
+        lock (index)
+        {
+            var ids = index.Names.GetViewBetween((foldedPrefix, Guid.Empty), (foldedPrefix + char.MaxValue, Guid.Empty))
+                .TakeWhile(k => k.Key.StartsWith(foldedPrefix, StringComparison.Ordinal))
+                .Take(limit)
+                .Select(k => k.Id);
+            return new(_table.Resolve(ids));
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask<IReadOnlyList<Customer>> ListAsync(string tenantId, Guid? afterId, int limit, CancellationToken cancellationToken)
+    {
+        var index = _table.Index(tenantId);
+        lock (index)
+        {
+            IEnumerable<Guid> ids = index.Live;
+            if (afterId is { } after)
+            {
+                ids = index.Live.GetViewBetween(after, Guid.AllBitsSet).SkipWhile(id => id == after);
+            }
+
+            return new(_table.Resolve(ids.Take(limit)));
+        }
+    }
+
+    /// <inheritdoc />
+    public async IAsyncEnumerable<Customer> StreamAsync(string tenantId, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        Guid? after = null;
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var batch = await ListAsync(tenantId, after, StreamBatchSize, cancellationToken).ConfigureAwait(false);
+            foreach (var customer in batch)
+            {
+                yield return customer;
+            }
+
+            if (batch.Count < StreamBatchSize)
+            {
+                yield break;
+            }
+
+            after = batch[^1].Id;
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask<IReadOnlyList<Customer>> FindMergedIntoAsync(string tenantId, Guid survivorId, CancellationToken cancellationToken)
+    {
+        var index = _table.Index(tenantId);
+        lock (index)
+        {
+            return new(_table.Resolve(index.MergedInto.Get(survivorId)));
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask CreateAsync(Customer customer, CancellationToken cancellationToken) =>
+        _table.CreateAsync(customer, CheckReference, cancellationToken);
+
+    /// <inheritdoc />
+    public ValueTask UpdateAsync(Customer customer, long expectedVersion, CancellationToken cancellationToken) =>
+        _table.UpdateAsync(customer, expectedVersion, CheckReference, cancellationToken);
+
+    private static DuplicateValueException? CheckReference(CustomerIndex index, Customer customer) =>
+        customer.ExternalReference is { } reference && index.ExternalReferences.TryGetValue(reference, out var holder) && holder != customer.Id
+            ? new DuplicateValueException(nameof(Customer.ExternalReference), reference)
+            : null;
+}
+
+/// <summary>The in-memory <see cref="IOrderStore"/>.</summary>
+public sealed class InMemoryOrderStore : IOrderStore
+{
+    private const int StreamBatchSize = 1000;
+    private readonly InMemoryTable<Order, OrderIndex> _table;
+
+    /// <summary>Creates the store over a database.</summary>
+    public InMemoryOrderStore(InMemoryCrmDatabase database)
+    {
+        ArgumentNullException.ThrowIfNull(database);
+        _table = new(database, database.Orders, database.OrderIndexes, nameof(Order),
+            o => o.Id, o => o.TenantId, o => o.Version, (index, o) => index.Add(o), (index, o) => index.Remove(o));
+    }
+
+    /// <inheritdoc />
+    public ValueTask<Order?> FindByIdAsync(string tenantId, Guid id, CancellationToken cancellationToken) => new(_table.Find(tenantId, id));
+
+    /// <inheritdoc />
+    public ValueTask<Order?> FindByReferenceAsync(string tenantId, string reference, CancellationToken cancellationToken)
+    {
+        var index = _table.Index(tenantId);
+        lock (index)
+        {
+            return new(index.References.TryGetValue(reference, out var id) ? _table.Find(tenantId, id) : null);
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask<IReadOnlyList<Order>> ListByCustomerAsync(string tenantId, Guid customerId, KeysetPosition? before, int limit, CancellationToken cancellationToken)
+    {
+        var index = _table.Index(tenantId);
+        lock (index)
+        {
+            if (!index.ByCustomer.TryGetValue(customerId, out var set))
+            {
+                return new(Array.Empty<Order>());
+            }
+
+            return new(_table.Resolve(Before(set, before).Take(limit).Select(k => k.Id)));
+        }
+    }
+
+    /// <inheritdoc />
+    public async IAsyncEnumerable<Order> StreamByCustomerAsync(string tenantId, Guid customerId, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        List<Order> orders;
+        var index = _table.Index(tenantId);
+        lock (index)
+        {
+            orders = index.ByCustomer.TryGetValue(customerId, out var set) ? _table.Resolve(set.Select(k => k.Id)) : [];
+        }
+
+        foreach (var order in orders)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            yield return order;
+        }
+
+        await Task.CompletedTask.ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async IAsyncEnumerable<Order> StreamAsync(string tenantId, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var index = _table.Index(tenantId);
+        Guid? after = null;
+        while (true)
+        {
+            List<Order> batch;
+            lock (index)
+            {
+                IEnumerable<Guid> ids = after is { } a ? index.All.GetViewBetween(a, Guid.AllBitsSet).SkipWhile(id => id == a) : index.All;
+                batch = _table.Resolve(ids.Take(StreamBatchSize));
+            }
+
+            foreach (var order in batch)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                yield return order;
+            }
+
+            if (batch.Count < StreamBatchSize)
+            {
+                yield break;
+            }
+
+            after = batch[^1].Id;
+            await Task.Yield();
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask CreateAsync(Order order, CancellationToken cancellationToken) => _table.CreateAsync(order, CheckReference, cancellationToken);
+
+    /// <inheritdoc />
+    public ValueTask UpdateAsync(Order order, long expectedVersion, CancellationToken cancellationToken) =>
+        _table.UpdateAsync(order, expectedVersion, CheckReference, cancellationToken);
+
+    /// <inheritdoc />
+    public ValueTask<int> ReassignCustomerAsync(string tenantId, Guid fromCustomerId, Guid toCustomerId, CancellationToken cancellationToken) =>
+        _table.UpdateManyAsync(
+            tenantId,
+            index => index.ByCustomer.TryGetValue(fromCustomerId, out var set) ? _table.Resolve(set.Select(k => k.Id)) : [],
+            order => order with { CustomerId = toCustomerId, Version = order.Version + 1 },
+            cancellationToken);
+
+    internal static IEnumerable<(long Ticks, Guid Id)> Before(SortedSet<(long Ticks, Guid Id)> set, KeysetPosition? before) =>
+        before is { } position
+            ? set.GetViewBetween((long.MinValue, Guid.Empty), (position.At.UtcTicks, position.Id)).Reverse().SkipWhile(k => k.Ticks == position.At.UtcTicks && k.Id == position.Id)
+            : set.Reverse();
+
+    private static DuplicateValueException? CheckReference(OrderIndex index, Order order) =>
+        index.References.TryGetValue(order.Reference, out var holder) && holder != order.Id
+            ? new DuplicateValueException(nameof(Order.Reference), order.Reference)
+            : null;
+}
+
+/// <summary>The in-memory <see cref="IInteractionStore"/>.</summary>
+public sealed class InMemoryInteractionStore : IInteractionStore
+{
+    private readonly InMemoryTable<Interaction, InteractionIndex> _table;
+
+    /// <summary>Creates the store over a database.</summary>
+    public InMemoryInteractionStore(InMemoryCrmDatabase database)
+    {
+        ArgumentNullException.ThrowIfNull(database);
+        _table = new(database, database.Interactions, database.InteractionIndexes, nameof(Interaction),
+            i => i.Id, i => i.TenantId, i => i.Version, (index, i) => index.Add(i), (index, i) => index.Remove(i));
+    }
+
+    /// <inheritdoc />
+    public ValueTask<Interaction?> FindByIdAsync(string tenantId, Guid id, CancellationToken cancellationToken) => new(_table.Find(tenantId, id));
+
+    /// <inheritdoc />
+    public ValueTask<IReadOnlyList<Interaction>> ListByCustomerAsync(string tenantId, Guid customerId, KeysetPosition? before, int limit, CancellationToken cancellationToken)
+    {
+        var index = _table.Index(tenantId);
+        lock (index)
+        {
+            return index.ByCustomer.TryGetValue(customerId, out var set)
+                ? new(_table.Resolve(InMemoryOrderStore.Before(set, before).Take(limit).Select(k => k.Id)))
+                : new(Array.Empty<Interaction>());
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask<IReadOnlyList<Interaction>> ListOverdueTasksAsync(string tenantId, string ownerId, DateTimeOffset asOf, int limit, CancellationToken cancellationToken)
+    {
+        var index = _table.Index(tenantId);
+        lock (index)
+        {
+            return index.OpenTasksByOwner.TryGetValue(ownerId, out var set)
+                ? new(_table.Resolve(set.TakeWhile(k => k.Ticks < asOf.UtcTicks).Take(limit).Select(k => k.Id)))
+                : new(Array.Empty<Interaction>());
+        }
+    }
+
+    /// <inheritdoc />
+    public async IAsyncEnumerable<Interaction> StreamByCustomerAsync(string tenantId, Guid customerId, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        List<Interaction> items;
+        var index = _table.Index(tenantId);
+        lock (index)
+        {
+            items = index.ByCustomer.TryGetValue(customerId, out var set) ? _table.Resolve(set.Select(k => k.Id)) : [];
+        }
+
+        foreach (var item in items)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            yield return item;
+        }
+
+        await Task.CompletedTask.ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public ValueTask CreateAsync(Interaction interaction, CancellationToken cancellationToken) => _table.CreateAsync(interaction, NoUniqueKeys, cancellationToken);
+
+    /// <inheritdoc />
+    public ValueTask UpdateAsync(Interaction interaction, long expectedVersion, CancellationToken cancellationToken) =>
+        _table.UpdateAsync(interaction, expectedVersion, NoUniqueKeys, cancellationToken);
+
+    /// <inheritdoc />
+    public ValueTask<int> ReassignCustomerAsync(string tenantId, Guid fromCustomerId, Guid toCustomerId, CancellationToken cancellationToken) =>
+        _table.UpdateManyAsync(tenantId, index => ForCustomer(index, fromCustomerId), i => i with { CustomerId = toCustomerId, Version = i.Version + 1 }, cancellationToken);
+
+    /// <inheritdoc />
+    public ValueTask<int> EraseTextAsync(string tenantId, Guid customerId, CancellationToken cancellationToken) =>
+        _table.UpdateManyAsync(tenantId, index => ForCustomer(index, customerId), i => i with { Subject = null, Body = null, Version = i.Version + 1 }, cancellationToken);
+
+    private List<Interaction> ForCustomer(InteractionIndex index, Guid customerId) =>
+        index.ByCustomer.TryGetValue(customerId, out var set) ? _table.Resolve(set.Select(k => k.Id)) : [];
+
+    private static Exception? NoUniqueKeys(InteractionIndex index, Interaction interaction) => null;
+}

@@ -1,0 +1,72 @@
+using System.Globalization;
+
+namespace Crm.Kit;
+
+/// <summary>Runs an operation again when it lost an optimistic-concurrency race, up to the configured limit.</summary>
+internal static class ConcurrencyRetry
+{
+    public static async ValueTask<T> RunAsync<T>(int retryLimit, CrmKitInstrumentation instrumentation, Func<ValueTask<T>> attempt)
+    {
+        for (var tries = 0; ; tries++)
+        {
+            try
+            {
+                return await attempt().ConfigureAwait(false);
+            }
+            catch (ConcurrencyConflictException) when (tries < retryLimit)
+            {
+                instrumentation.ConcurrencyConflicts.Add(1);
+            }
+        }
+    }
+}
+
+/// <summary>Encodes and decodes the opaque continuation tokens of keyset-paged listings.</summary>
+internal static class ContinuationTokens
+{
+    public static string Encode(Guid id) => id.ToString("N");
+
+    public static string Encode(KeysetPosition position) =>
+        position.At.UtcTicks.ToString(CultureInfo.InvariantCulture) + "." + position.Id.ToString("N");
+
+    public static Guid? DecodeId(string? token)
+    {
+        if (token is null)
+        {
+            return null;
+        }
+
+        return Guid.TryParseExact(token, "N", out var id)
+            ? id
+            : throw new CrmValidationException("continuationToken", "token-format", "is not a token returned by a previous page of this listing");
+    }
+
+    public static KeysetPosition? DecodePosition(string? token)
+    {
+        if (token is null)
+        {
+            return null;
+        }
+
+        var dot = token.IndexOf('.', StringComparison.Ordinal);
+        if (dot > 0 &&
+            long.TryParse(token.AsSpan(0, dot), NumberStyles.None, CultureInfo.InvariantCulture, out var ticks) &&
+            ticks >= DateTimeOffset.MinValue.UtcTicks && ticks <= DateTimeOffset.MaxValue.UtcTicks &&
+            Guid.TryParseExact(token.AsSpan(dot + 1), "N", out var id))
+        {
+            return new KeysetPosition(new DateTimeOffset(ticks, TimeSpan.Zero), id);
+        }
+
+        throw new CrmValidationException("continuationToken", "token-format", "is not a token returned by a previous page of this listing");
+    }
+
+    public static int CheckPageSize(int pageSize, CrmKitOptions options)
+    {
+        if (pageSize < 1 || pageSize > options.MaxPageSize)
+        {
+            throw new CrmValidationException("pageSize", "range", $"must be between 1 and {options.MaxPageSize} (was {pageSize})");
+        }
+
+        return pageSize;
+    }
+}
