@@ -1,0 +1,83 @@
+using Crm.Kit.EntityFrameworkCore;
+
+namespace Microsoft.EntityFrameworkCore;
+
+/// <summary>Adds Crm.Kit's tables to a host's own <see cref="DbContext"/> model.</summary>
+public static class CrmKitModelBuilderExtensions
+{
+    /// <summary>
+    /// Applies the Crm.Kit model: customers, their lookup keys, orders and interactions, with per-tenant unique
+    /// indexes and concurrency tokens. Call it from <c>OnModelCreating</c>; then create the schema with
+    /// migrations (<c>dotnet ef migrations add AddCrmKit</c>) or <c>Database.EnsureCreated()</c>.
+    /// </summary>
+    /// <param name="modelBuilder">The host context's model builder.</param>
+    /// <param name="tablePrefix">Prepended to every table name; default <c>crm_</c>.</param>
+    public static ModelBuilder ApplyCrmKitModel(this ModelBuilder modelBuilder, string tablePrefix = "crm_")
+    {
+        ArgumentNullException.ThrowIfNull(modelBuilder);
+        ArgumentNullException.ThrowIfNull(tablePrefix);
+
+        modelBuilder.Entity<CustomerRow>(b =>
+        {
+            b.ToTable(tablePrefix + "customers");
+            b.HasKey(r => r.Id);
+            b.Property(r => r.Id).ValueGeneratedNever();
+            b.Property(r => r.TenantId).HasMaxLength(100).IsRequired().IsConcurrencyToken();
+            b.Property(r => r.Version).IsConcurrencyToken();
+            b.Property(r => r.FirstName).HasMaxLength(200);
+            b.Property(r => r.LastName).HasMaxLength(200);
+            b.Property(r => r.CompanyName).HasMaxLength(200);
+            b.Property(r => r.ExternalReference).HasMaxLength(200);
+            b.Property(r => r.OwnerId).HasMaxLength(200);
+            b.Property(r => r.TotalSpent).HasPrecision(28, 8);
+            b.Property(r => r.AverageOrderValue).HasPrecision(28, 8);
+            b.Property(r => r.Document).IsRequired();
+            b.HasIndex(r => new { r.TenantId, r.ExternalReference }).IsUnique();
+            b.HasIndex(r => new { r.TenantId, r.Id });
+            b.HasIndex(r => new { r.TenantId, r.MergedIntoId });
+        });
+
+        modelBuilder.Entity<CustomerKeyRow>(b =>
+        {
+            b.ToTable(tablePrefix + "customer_keys");
+            b.HasKey(r => new { r.TenantId, r.Kind, r.Value, r.CustomerId });
+            b.Property(r => r.TenantId).HasMaxLength(100);
+            b.Property(r => r.Kind).HasMaxLength(1);
+            b.Property(r => r.Value).HasMaxLength(400);
+            b.HasIndex(r => r.CustomerId);
+        });
+
+        modelBuilder.Entity<OrderRow>(b =>
+        {
+            b.ToTable(tablePrefix + "orders");
+            b.HasKey(r => r.Id);
+            b.Property(r => r.Id).ValueGeneratedNever();
+            b.Property(r => r.TenantId).HasMaxLength(100).IsRequired().IsConcurrencyToken();
+            b.Property(r => r.Version).IsConcurrencyToken();
+            b.Property(r => r.Reference).HasMaxLength(100).IsRequired();
+            b.Property(r => r.Currency).HasMaxLength(3).IsRequired();
+            b.Property(r => r.Channel).HasMaxLength(50);
+            b.Property(r => r.Total).HasPrecision(28, 8);
+            b.Property(r => r.RefundedTotal).HasPrecision(28, 8);
+            b.Property(r => r.Document).IsRequired();
+            b.HasIndex(r => new { r.TenantId, r.Reference }).IsUnique();
+            b.HasIndex(r => new { r.TenantId, r.CustomerId, r.PlacedAt, r.Id });
+            b.HasIndex(r => new { r.TenantId, r.Id });
+        });
+
+        modelBuilder.Entity<InteractionRow>(b =>
+        {
+            b.ToTable(tablePrefix + "interactions");
+            b.HasKey(r => r.Id);
+            b.Property(r => r.Id).ValueGeneratedNever();
+            b.Property(r => r.TenantId).HasMaxLength(100).IsRequired().IsConcurrencyToken();
+            b.Property(r => r.Version).IsConcurrencyToken();
+            b.Property(r => r.Subject).HasMaxLength(500);
+            b.Property(r => r.OwnerId).HasMaxLength(200);
+            b.HasIndex(r => new { r.TenantId, r.CustomerId, r.OccurredAt, r.Id });
+            b.HasIndex(r => new { r.TenantId, r.OwnerId, r.CompletedAt, r.DueAt });
+        });
+
+        return modelBuilder;
+    }
+}

@@ -1,0 +1,387 @@
+using System.Runtime.CompilerServices;
+using Crm.Kit.Customers;
+using Crm.Kit.Interactions;
+using Crm.Kit.Orders;
+using Microsoft.EntityFrameworkCore;
+
+namespace Crm.Kit.EntityFrameworkCore;
+
+/// <summary>Checks that the host's context includes the Crm.Kit model.</summary>
+internal static class ContextCheck
+{
+    public static TContext EnsureModel<TContext>(TContext context)
+        where TContext : DbContext
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        if (context.Model.FindEntityType(typeof(CustomerRow)) is null)
+        {
+            throw new InvalidOperationException(
+                $"{typeof(TContext).Name} does not include the Crm.Kit model. Call modelBuilder.ApplyCrmKitModel() in {typeof(TContext).Name}.OnModelCreating.");
+        }
+
+        return context;
+    }
+}
+
+/// <summary>The EF Core <see cref="ICustomerStore"/>.</summary>
+/// <typeparam name="TContext">The host's context, with <see cref="CrmKitModelBuilderExtensions.ApplyCrmKitModel"/> applied.</typeparam>
+public sealed class EfCustomerStore<TContext> : ICustomerStore
+    where TContext : DbContext
+{
+    private const int StreamBatchSize = 1000;
+    private readonly TContext _context;
+
+    /// <summary>Creates the store over the host's context.</summary>
+    public EfCustomerStore(TContext context) => _context = ContextCheck.EnsureModel(context);
+
+    private IQueryable<CustomerRow> Rows(string tenantId) => _context.Set<CustomerRow>().AsNoTracking().Where(r => r.TenantId == tenantId);
+
+    /// <inheritdoc />
+    public async ValueTask<Customer?> FindByIdAsync(string tenantId, Guid id, CancellationToken cancellationToken) =>
+        (await Rows(tenantId).FirstOrDefaultAsync(r => r.Id == id, cancellationToken).ConfigureAwait(false))?.ToCustomer();
+
+    /// <inheritdoc />
+    public async ValueTask<Customer?> FindByExternalReferenceAsync(string tenantId, string externalReference, CancellationToken cancellationToken) =>
+        (await Rows(tenantId).FirstOrDefaultAsync(r => r.ExternalReference == externalReference, cancellationToken).ConfigureAwait(false))?.ToCustomer();
+
+    /// <inheritdoc />
+    public ValueTask<IReadOnlyList<Customer>> FindByEmailAsync(string tenantId, string normalizedEmail, CancellationToken cancellationToken) =>
+        FindByKeyAsync(tenantId, CustomerKeyRow.Email, normalizedEmail, cancellationToken);
+
+    /// <inheritdoc />
+    public ValueTask<IReadOnlyList<Customer>> FindByPhoneAsync(string tenantId, string e164Phone, CancellationToken cancellationToken) =>
+        FindByKeyAsync(tenantId, CustomerKeyRow.Phone, e164Phone, cancellationToken);
+
+    /// <inheritdoc />
+    public async ValueTask<IReadOnlyList<Customer>> FindByNamePrefixAsync(string tenantId, string foldedPrefix, int limit, CancellationToken cancellationToken)
+    {
+        // A range on the key (prefix <= value < prefix + U+FFFF) is an index seek on every provider, unlike LIKE
+        // under a non-C collation; name keys are folded to letters and digits, for which the range is exact.
+        var upper = foldedPrefix + char.MaxValue;
+        var ids = await _context.Set<CustomerKeyRow>().AsNoTracking()
+            .Where(k => k.TenantId == tenantId && k.Kind == CustomerKeyRow.Name
+                && k.Value.CompareTo(foldedPrefix) >= 0 && k.Value.CompareTo(upper) < 0)
+            .OrderBy(k => k.Value).ThenBy(k => k.CustomerId)
+            .Select(k => k.CustomerId)
+            .Take(limit)
+            .ToListAsync(cancellationToken).ConfigureAwait(false);
+        return await LoadInOrderAsync(tenantId, ids, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<IReadOnlyList<Customer>> ListAsync(string tenantId, Guid? afterId, int limit, CancellationToken cancellationToken)
+    {
+        var query = Rows(tenantId).Where(r => r.MergedIntoId == null);
+        if (afterId is { } after)
+        {
+            query = query.Where(r => r.Id.CompareTo(after) > 0);
+        }
+
+        var rows = await query.OrderBy(r => r.Id).Take(limit).ToListAsync(cancellationToken).ConfigureAwait(false);
+        return rows.ConvertAll(r => r.ToCustomer());
+    }
+
+    /// <inheritdoc />
+    public async IAsyncEnumerable<Customer> StreamAsync(string tenantId, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        // Batches rather than one open reader: the host may use the same context between items.
+        Guid? after = null;
+        while (true)
+        {
+            var batch = await ListAsync(tenantId, after, StreamBatchSize, cancellationToken).ConfigureAwait(false);
+            foreach (var customer in batch)
+            {
+                yield return customer;
+            }
+
+            if (batch.Count < StreamBatchSize)
+            {
+                yield break;
+            }
+
+            after = batch[^1].Id;
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<IReadOnlyList<Customer>> FindMergedIntoAsync(string tenantId, Guid survivorId, CancellationToken cancellationToken)
+    {
+        var rows = await Rows(tenantId).Where(r => r.MergedIntoId == survivorId).ToListAsync(cancellationToken).ConfigureAwait(false);
+        return rows.ConvertAll(r => r.ToCustomer());
+    }
+
+    /// <inheritdoc />
+    public ValueTask CreateAsync(Customer customer, CancellationToken cancellationToken) =>
+        new(StoreWrites.InTransactionAsync(_context, async () =>
+        {
+            _context.Add(CustomerRow.From(customer));
+            _context.AddRange(CustomerKeyRow.For(customer));
+            try
+            {
+                await StoreWrites.SaveAsync(_context, nameof(Customer), customer.Id, 0, cancellationToken).ConfigureAwait(false);
+            }
+            catch (DbUpdateException ex) when (UniqueViolation.Is(ex))
+            {
+                throw new DuplicateValueException(nameof(Customer.ExternalReference), customer.ExternalReference ?? string.Empty, ex);
+            }
+
+            return true;
+        }, cancellationToken).AsTask());
+
+    /// <inheritdoc />
+    public ValueTask UpdateAsync(Customer customer, long expectedVersion, CancellationToken cancellationToken) =>
+        new(StoreWrites.InTransactionAsync(_context, async () =>
+        {
+            StoreWrites.AttachUpdate(_context, CustomerRow.From(customer), expectedVersion);
+            try
+            {
+                await StoreWrites.SaveAsync(_context, nameof(Customer), customer.Id, expectedVersion, cancellationToken).ConfigureAwait(false);
+            }
+            catch (ConcurrencyConflictException)
+            {
+                // Zero rows matched id, tenant and version: either someone else changed it, or it is not there (for this tenant).
+                if (!await ExistsAsync(customer.TenantId, customer.Id, cancellationToken).ConfigureAwait(false))
+                {
+                    throw new EntityNotFoundException(nameof(Customer), customer.Id);
+                }
+
+                throw;
+            }
+            catch (DbUpdateException ex) when (UniqueViolation.Is(ex))
+            {
+                throw new DuplicateValueException(nameof(Customer.ExternalReference), customer.ExternalReference ?? string.Empty, ex);
+            }
+
+            // Keys follow the row: replace them in the same transaction.
+            await _context.Set<CustomerKeyRow>().Where(k => k.TenantId == customer.TenantId && k.CustomerId == customer.Id)
+                .ExecuteDeleteAsync(cancellationToken).ConfigureAwait(false);
+            _context.AddRange(CustomerKeyRow.For(customer));
+            await StoreWrites.SaveAsync(_context, nameof(Customer), customer.Id, expectedVersion, cancellationToken).ConfigureAwait(false);
+            return true;
+        }, cancellationToken).AsTask());
+
+    private async ValueTask<IReadOnlyList<Customer>> FindByKeyAsync(string tenantId, string kind, string value, CancellationToken cancellationToken)
+    {
+        var rows = await _context.Set<CustomerKeyRow>().AsNoTracking()
+            .Where(k => k.TenantId == tenantId && k.Kind == kind && k.Value == value)
+            .Join(_context.Set<CustomerRow>().AsNoTracking().Where(r => r.TenantId == tenantId), k => k.CustomerId, r => r.Id, (k, r) => r)
+            .OrderBy(r => r.Id)
+            .ToListAsync(cancellationToken).ConfigureAwait(false);
+        return rows.ConvertAll(r => r.ToCustomer());
+    }
+
+    private async ValueTask<IReadOnlyList<Customer>> LoadInOrderAsync(string tenantId, List<Guid> ids, CancellationToken cancellationToken)
+    {
+        var distinct = ids.Distinct().ToList();
+        var rows = await Rows(tenantId).Where(r => distinct.Contains(r.Id)).ToDictionaryAsync(r => r.Id, cancellationToken).ConfigureAwait(false);
+        return ids.Where(rows.ContainsKey).Select(id => rows[id].ToCustomer()).ToList();
+    }
+
+    private async Task<bool> ExistsAsync(string tenantId, Guid id, CancellationToken cancellationToken) =>
+        await Rows(tenantId).AnyAsync(r => r.Id == id, cancellationToken).ConfigureAwait(false);
+}
+
+/// <summary>The EF Core <see cref="IOrderStore"/>.</summary>
+/// <typeparam name="TContext">The host's context.</typeparam>
+public sealed class EfOrderStore<TContext> : IOrderStore
+    where TContext : DbContext
+{
+    private const int StreamBatchSize = 1000;
+    private readonly TContext _context;
+
+    /// <summary>Creates the store over the host's context.</summary>
+    public EfOrderStore(TContext context) => _context = ContextCheck.EnsureModel(context);
+
+    private IQueryable<OrderRow> Rows(string tenantId) => _context.Set<OrderRow>().AsNoTracking().Where(r => r.TenantId == tenantId);
+
+    /// <inheritdoc />
+    public async ValueTask<Order?> FindByIdAsync(string tenantId, Guid id, CancellationToken cancellationToken) =>
+        (await Rows(tenantId).FirstOrDefaultAsync(r => r.Id == id, cancellationToken).ConfigureAwait(false))?.ToOrder();
+
+    /// <inheritdoc />
+    public async ValueTask<Order?> FindByReferenceAsync(string tenantId, string reference, CancellationToken cancellationToken) =>
+        (await Rows(tenantId).FirstOrDefaultAsync(r => r.Reference == reference, cancellationToken).ConfigureAwait(false))?.ToOrder();
+
+    /// <inheritdoc />
+    public async ValueTask<IReadOnlyList<Order>> ListByCustomerAsync(string tenantId, Guid customerId, KeysetPosition? before, int limit, CancellationToken cancellationToken)
+    {
+        var query = Rows(tenantId).Where(r => r.CustomerId == customerId);
+        if (before is { } position)
+        {
+            var ticks = position.At.UtcTicks;
+            query = query.Where(r => r.PlacedAt < ticks || (r.PlacedAt == ticks && r.Id.CompareTo(position.Id) < 0));
+        }
+
+        var rows = await query.OrderByDescending(r => r.PlacedAt).ThenByDescending(r => r.Id).Take(limit).ToListAsync(cancellationToken).ConfigureAwait(false);
+        return rows.ConvertAll(r => r.ToOrder());
+    }
+
+    /// <inheritdoc />
+    public async IAsyncEnumerable<Order> StreamByCustomerAsync(string tenantId, Guid customerId, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var rows = await Rows(tenantId).Where(r => r.CustomerId == customerId).OrderBy(r => r.PlacedAt).ThenBy(r => r.Id)
+            .ToListAsync(cancellationToken).ConfigureAwait(false);
+        foreach (var row in rows)
+        {
+            yield return row.ToOrder();
+        }
+    }
+
+    /// <inheritdoc />
+    public async IAsyncEnumerable<Order> StreamAsync(string tenantId, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        Guid? after = null;
+        while (true)
+        {
+            var query = Rows(tenantId);
+            if (after is { } a)
+            {
+                query = query.Where(r => r.Id.CompareTo(a) > 0);
+            }
+
+            var batch = await query.OrderBy(r => r.Id).Take(StreamBatchSize).ToListAsync(cancellationToken).ConfigureAwait(false);
+            foreach (var row in batch)
+            {
+                yield return row.ToOrder();
+            }
+
+            if (batch.Count < StreamBatchSize)
+            {
+                yield break;
+            }
+
+            after = batch[^1].Id;
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask CreateAsync(Order order, CancellationToken cancellationToken)
+    {
+        _context.Add(OrderRow.From(order));
+        try
+        {
+            await StoreWrites.SaveAsync(_context, nameof(Order), order.Id, 0, cancellationToken).ConfigureAwait(false);
+        }
+        catch (DbUpdateException ex) when (UniqueViolation.Is(ex))
+        {
+            throw new DuplicateValueException(nameof(Order.Reference), order.Reference, ex);
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask UpdateAsync(Order order, long expectedVersion, CancellationToken cancellationToken)
+    {
+        StoreWrites.AttachUpdate(_context, OrderRow.From(order), expectedVersion);
+        try
+        {
+            await StoreWrites.SaveAsync(_context, nameof(Order), order.Id, expectedVersion, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ConcurrencyConflictException)
+        {
+            if (!await Rows(order.TenantId).AnyAsync(r => r.Id == order.Id, cancellationToken).ConfigureAwait(false))
+            {
+                throw new EntityNotFoundException(nameof(Order), order.Id);
+            }
+
+            throw;
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<int> ReassignCustomerAsync(string tenantId, Guid fromCustomerId, Guid toCustomerId, CancellationToken cancellationToken) =>
+        await _context.Set<OrderRow>().Where(r => r.TenantId == tenantId && r.CustomerId == fromCustomerId)
+            .ExecuteUpdateAsync(s => s.SetProperty(r => r.CustomerId, toCustomerId).SetProperty(r => r.Version, r => r.Version + 1), cancellationToken)
+            .ConfigureAwait(false);
+}
+
+/// <summary>The EF Core <see cref="IInteractionStore"/>.</summary>
+/// <typeparam name="TContext">The host's context.</typeparam>
+public sealed class EfInteractionStore<TContext> : IInteractionStore
+    where TContext : DbContext
+{
+    private readonly TContext _context;
+
+    /// <summary>Creates the store over the host's context.</summary>
+    public EfInteractionStore(TContext context) => _context = ContextCheck.EnsureModel(context);
+
+    private IQueryable<InteractionRow> Rows(string tenantId) => _context.Set<InteractionRow>().AsNoTracking().Where(r => r.TenantId == tenantId);
+
+    /// <inheritdoc />
+    public async ValueTask<Interaction?> FindByIdAsync(string tenantId, Guid id, CancellationToken cancellationToken) =>
+        (await Rows(tenantId).FirstOrDefaultAsync(r => r.Id == id, cancellationToken).ConfigureAwait(false))?.ToInteraction();
+
+    /// <inheritdoc />
+    public async ValueTask<IReadOnlyList<Interaction>> ListByCustomerAsync(string tenantId, Guid customerId, KeysetPosition? before, int limit, CancellationToken cancellationToken)
+    {
+        var query = Rows(tenantId).Where(r => r.CustomerId == customerId);
+        if (before is { } position)
+        {
+            var ticks = position.At.UtcTicks;
+            query = query.Where(r => r.OccurredAt < ticks || (r.OccurredAt == ticks && r.Id.CompareTo(position.Id) < 0));
+        }
+
+        var rows = await query.OrderByDescending(r => r.OccurredAt).ThenByDescending(r => r.Id).Take(limit).ToListAsync(cancellationToken).ConfigureAwait(false);
+        return rows.ConvertAll(r => r.ToInteraction());
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<IReadOnlyList<Interaction>> ListOverdueTasksAsync(string tenantId, string ownerId, DateTimeOffset asOf, int limit, CancellationToken cancellationToken)
+    {
+        var ticks = asOf.UtcTicks;
+        var rows = await Rows(tenantId)
+            .Where(r => r.OwnerId == ownerId && r.Kind == InteractionKind.Task && r.CompletedAt == null && r.DueAt < ticks)
+            .OrderBy(r => r.DueAt).ThenBy(r => r.Id)
+            .Take(limit)
+            .ToListAsync(cancellationToken).ConfigureAwait(false);
+        return rows.ConvertAll(r => r.ToInteraction());
+    }
+
+    /// <inheritdoc />
+    public async IAsyncEnumerable<Interaction> StreamByCustomerAsync(string tenantId, Guid customerId, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var rows = await Rows(tenantId).Where(r => r.CustomerId == customerId).OrderBy(r => r.OccurredAt).ThenBy(r => r.Id)
+            .ToListAsync(cancellationToken).ConfigureAwait(false);
+        foreach (var row in rows)
+        {
+            yield return row.ToInteraction();
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask CreateAsync(Interaction interaction, CancellationToken cancellationToken)
+    {
+        _context.Add(InteractionRow.From(interaction));
+        await StoreWrites.SaveAsync(_context, nameof(Interaction), interaction.Id, 0, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask UpdateAsync(Interaction interaction, long expectedVersion, CancellationToken cancellationToken)
+    {
+        StoreWrites.AttachUpdate(_context, InteractionRow.From(interaction), expectedVersion);
+        try
+        {
+            await StoreWrites.SaveAsync(_context, nameof(Interaction), interaction.Id, expectedVersion, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ConcurrencyConflictException)
+        {
+            if (!await Rows(interaction.TenantId).AnyAsync(r => r.Id == interaction.Id, cancellationToken).ConfigureAwait(false))
+            {
+                throw new EntityNotFoundException(nameof(Interaction), interaction.Id);
+            }
+
+            throw;
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<int> ReassignCustomerAsync(string tenantId, Guid fromCustomerId, Guid toCustomerId, CancellationToken cancellationToken) =>
+        await _context.Set<InteractionRow>().Where(r => r.TenantId == tenantId && r.CustomerId == fromCustomerId)
+            .ExecuteUpdateAsync(s => s.SetProperty(r => r.CustomerId, toCustomerId).SetProperty(r => r.Version, r => r.Version + 1), cancellationToken)
+            .ConfigureAwait(false);
+
+    /// <inheritdoc />
+    public async ValueTask<int> EraseTextAsync(string tenantId, Guid customerId, CancellationToken cancellationToken) =>
+        await _context.Set<InteractionRow>().Where(r => r.TenantId == tenantId && r.CustomerId == customerId)
+            .ExecuteUpdateAsync(s => s.SetProperty(r => r.Subject, (string?)null).SetProperty(r => r.Body, (string?)null).SetProperty(r => r.Version, r => r.Version + 1), cancellationToken)
+            .ConfigureAwait(false);
+}

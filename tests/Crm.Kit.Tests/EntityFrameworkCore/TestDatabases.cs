@@ -1,0 +1,104 @@
+using Microsoft.Data.Sqlite;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Diagnostics;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Crm.Kit.Tests.EntityFrameworkCore;
+
+/// <summary>A host application's own context, as a user would write it.</summary>
+public sealed class TestCrmDbContext(DbContextOptions<TestCrmDbContext> options) : DbContext(options)
+{
+    protected override void OnModelCreating(ModelBuilder modelBuilder) => modelBuilder.ApplyCrmKitModel();
+}
+
+/// <summary>A database the EF specification classes run against.</summary>
+public interface ITestDatabase : IAsyncDisposable
+{
+    ValueTask InitializeAsync();
+
+    void Configure(DbContextOptionsBuilder options);
+}
+
+/// <summary>A temporary SQLite file, created per test class instance and deleted afterwards.</summary>
+public sealed class SqliteTestDatabase : ITestDatabase
+{
+    private readonly string _path = Path.Combine(Path.GetTempPath(), $"crmkit-test-{Guid.NewGuid():N}.db");
+
+    private string ConnectionString => new SqliteConnectionStringBuilder { DataSource = _path, DefaultTimeout = 60 }.ToString();
+
+    public void Configure(DbContextOptionsBuilder options) =>
+        options.UseSqlite(ConnectionString).ConfigureWarnings(w => w.Throw(RelationalEventId.MultipleCollectionIncludeWarning));
+
+    public async ValueTask InitializeAsync()
+    {
+        var options = new DbContextOptionsBuilder<TestCrmDbContext>();
+        Configure(options);
+        await using var context = new TestCrmDbContext(options.Options);
+        await context.Database.EnsureCreatedAsync();
+        // WAL lets readers run while a writer commits, as a production SQLite set-up would.
+        await context.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;");
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        SqliteConnection.ClearAllPools();
+        foreach (var file in new[] { _path, _path + "-wal", _path + "-shm" })
+        {
+            File.Delete(file);
+        }
+
+        return ValueTask.CompletedTask;
+    }
+}
+
+/// <summary>
+/// The PostgreSQL database named by <c>CRMKIT_TEST_POSTGRES</c>. It is dropped and recreated once per test run;
+/// tests then share it safely because each works in tenants of its own.
+/// </summary>
+public sealed class PostgresTestDatabase : ITestDatabase
+{
+    public const string Variable = "CRMKIT_TEST_POSTGRES";
+    private static readonly SemaphoreSlim SchemaGate = new(1, 1);
+    private static bool _schemaReady;
+
+    public static string? ConnectionString => Environment.GetEnvironmentVariable(Variable) is { Length: > 0 } value ? value : null;
+
+    public void Configure(DbContextOptionsBuilder options) => options.UseNpgsql(ConnectionString);
+
+    public async ValueTask InitializeAsync()
+    {
+        if (ConnectionString is null)
+        {
+            Assert.Skip($"PostgreSQL tests need a server: set {Variable} to a connection string (.ci/run does this).");
+        }
+
+        await SchemaGate.WaitAsync();
+        try
+        {
+            if (!_schemaReady)
+            {
+                var options = new DbContextOptionsBuilder<TestCrmDbContext>();
+                Configure(options);
+                await using var context = new TestCrmDbContext(options.Options);
+                await context.Database.EnsureDeletedAsync();
+                await context.Database.EnsureCreatedAsync();
+                _schemaReady = true;
+            }
+        }
+        finally
+        {
+            SchemaGate.Release();
+        }
+    }
+
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+}
+
+internal static class EfStores
+{
+    public static void Add(CrmKitBuilder builder, ITestDatabase database)
+    {
+        builder.Services.AddDbContext<TestCrmDbContext>(database.Configure);
+        builder.AddEntityFrameworkStores<TestCrmDbContext>();
+    }
+}
