@@ -20,8 +20,12 @@ public sealed class CrmKitOptions
     /// <summary>The largest page size a caller may ask for. Default 1,000.</summary>
     public int MaxPageSize { get; set; } = 1000;
 
-    /// <summary>How often a write that lost an optimistic-concurrency race inside Crm.Kit is retried before giving up. Default 10.</summary>
-    public int ConcurrencyRetryLimit { get; set; } = 10;
+    /// <summary>
+    /// How often a write that lost an optimistic-concurrency race inside Crm.Kit (metrics of concurrent orders,
+    /// consent statements, task completion) is retried, with a random pause of up to 64 ms, before the
+    /// <see cref="ConcurrencyConflictException"/> reaches the caller. Default 30.
+    /// </summary>
+    public int ConcurrencyRetryLimit { get; set; } = 30;
 
     /// <summary>The lowest score a pair needs to be reported as a likely duplicate, between 0 and 1. Default 0.7.</summary>
     public double DuplicateScoreThreshold { get; set; } = 0.7;

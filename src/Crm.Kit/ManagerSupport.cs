@@ -2,9 +2,14 @@ using System.Globalization;
 
 namespace Crm.Kit;
 
-/// <summary>Runs an operation again when it lost an optimistic-concurrency race, up to the configured limit.</summary>
+/// <summary>
+/// Runs an operation again when it lost an optimistic-concurrency race, up to the configured limit, waiting a
+/// random, growing pause between tries so that contenders spread out instead of colliding again in lockstep.
+/// </summary>
 internal static class ConcurrencyRetry
 {
+    private const int MaxPauseMilliseconds = 64;
+
     public static async ValueTask<T> RunAsync<T>(int retryLimit, CrmKitInstrumentation instrumentation, Func<ValueTask<T>> attempt)
     {
         for (var tries = 0; ; tries++)
@@ -17,6 +22,11 @@ internal static class ConcurrencyRetry
             {
                 instrumentation.ConcurrencyConflicts.Add(1);
             }
+
+            // A real pause, not the TimeProvider: this spaces out database round trips; it is not domain time,
+            // and a test's manual clock would never let it end.
+            var ceiling = Math.Min(MaxPauseMilliseconds, 1 << Math.Min(tries + 1, 6));
+            await Task.Delay(Random.Shared.Next(1, ceiling + 1)).ConfigureAwait(false);
         }
     }
 }

@@ -17,7 +17,8 @@ public sealed record MergePlan(Customer Survivor, Customer Duplicate, Customer R
 
 /// <summary>
 /// Merges a duplicate customer into a survivor: contact points, tags, attributes and consent are combined
-/// (the latest consent statement wins), orders and interactions move to the survivor, metrics are recomputed,
+/// (the latest consent statement wins; the survivor's attribute wins a key both have; missing names, owner and
+/// company are taken from the duplicate), orders and interactions move to the survivor, metrics are recomputed,
 /// and the duplicate's id and external reference resolve to the survivor afterwards.
 /// </summary>
 public class CustomerMerger
@@ -162,7 +163,8 @@ public class CustomerMerger
         Tags = [.. survivor.Tags.Concat(duplicate.Tags).Distinct(StringComparer.OrdinalIgnoreCase).Order(StringComparer.OrdinalIgnoreCase)],
         Attributes = duplicate.Attributes.Concat(survivor.Attributes).GroupBy(a => a.Key, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Last().Value, StringComparer.Ordinal),
         ConsentHistory = [.. survivor.ConsentHistory.Concat(duplicate.ConsentHistory).Distinct().OrderBy(c => c.RecordedAt)],
-        LifecycleHistory = [.. survivor.LifecycleHistory.Concat(duplicate.LifecycleHistory).OrderBy(h => h.ChangedAt)],
+
+        // The survivor keeps its own lifecycle history; the duplicate's stays on the merged-away record (and in exports).
     };
 
     private static async ValueTask<int> CountAsync<T>(IAsyncEnumerable<T> items, CancellationToken cancellationToken)
