@@ -64,7 +64,13 @@ public static class PhoneNumbers
             return false;
         }
 
-        var trimmed = input.AsSpan().Trim();
+        // "+44 (0)20 …" is a common way to show a trunk prefix that is dropped when dialling from abroad.
+        var trimmed = input.Replace("(0)", string.Empty, StringComparison.Ordinal).AsSpan().Trim();
+        if (trimmed.IsEmpty)
+        {
+            return false;
+        }
+
         var international = trimmed[0] == '+';
         Span<char> digits = stackalloc char[64];
         var count = 0;
