@@ -129,6 +129,23 @@ public sealed class EfCustomerStore<TContext> : ICustomerStore
         }, cancellationToken).AsTask());
 
     /// <inheritdoc />
+    public ValueTask CreateManyAsync(IReadOnlyList<Customer> customers, CancellationToken cancellationToken) =>
+        new(StoreWrites.InTransactionAsync(_context, async () =>
+        {
+            try
+            {
+                await RowBulkInserter.InsertAsync(_context, customers.Select(CustomerRow.From).ToList(), cancellationToken).ConfigureAwait(false);
+                await RowBulkInserter.InsertAsync(_context, customers.SelectMany(CustomerKeyRow.For).ToList(), cancellationToken).ConfigureAwait(false);
+            }
+            catch (System.Data.Common.DbException ex) when (UniqueViolation.Is(ex))
+            {
+                throw new DuplicateValueException(nameof(Customer.ExternalReference), "(one of the batch)", ex);
+            }
+
+            return true;
+        }, cancellationToken).AsTask());
+
+    /// <inheritdoc />
     public ValueTask UpdateAsync(Customer customer, long expectedVersion, CancellationToken cancellationToken) =>
         new(StoreWrites.InTransactionAsync(_context, async () =>
         {

@@ -80,9 +80,9 @@ internal static class UniqueViolation
     /// True for SQLSTATE class 23 (integrity constraint violation: PostgreSQL, MySQL, DB2, Oracle) and for the
     /// unique-violation messages of SQLite and SQL Server, which do not report a SQLSTATE.
     /// </summary>
-    public static bool Is(DbUpdateException exception)
+    public static bool Is(Exception exception)
     {
-        for (Exception? inner = exception.InnerException; inner is not null; inner = inner.InnerException)
+        for (Exception? inner = exception; inner is not null; inner = inner.InnerException)
         {
             if (inner is System.Data.Common.DbException db &&
                 (db.SqlState?.StartsWith("23", StringComparison.Ordinal) == true ||

@@ -47,6 +47,12 @@ public interface ICustomerStore
     ValueTask CreateAsync(Customer customer, CancellationToken cancellationToken);
 
     /// <summary>
+    /// Adds many new customers at once, all or none. Throws <see cref="DuplicateValueException"/> when any
+    /// external reference is taken, and then adds none.
+    /// </summary>
+    ValueTask CreateManyAsync(IReadOnlyList<Customer> customers, CancellationToken cancellationToken);
+
+    /// <summary>
     /// Replaces the stored customer when its stored version equals <paramref name="expectedVersion"/>; otherwise
     /// throws <see cref="ConcurrencyConflictException"/> and changes nothing.
     /// </summary>

@@ -7,6 +7,8 @@ internal sealed class ValidationErrorCollector
 
     public bool HasErrors => _errors is { Count: > 0 };
 
+    public IReadOnlyList<ValidationError> Errors => _errors ?? [];
+
     public void Add(string field, string rule, string message) =>
         (_errors ??= []).Add(new ValidationError(field, rule, message));
 

@@ -296,6 +296,57 @@ public abstract class CustomerSpecification : CrmSpecification
         Assert.Equal(4, host.Events.Of<ConsentChanged>().Count);
     }
 
+    /// <summary>A batch import stores every customer with every lookup working, and publishes an event for each.</summary>
+    [Fact]
+    public virtual async Task Batch_import_stores_every_customer_findably()
+    {
+        var host = CreateHost();
+        var drafts = Enumerable.Range(0, 250).Select(i => Faker.Person() with { ExternalReference = "imp-" + i, Emails = [new EmailContact($"Import.{i}@Example.com")] }).ToList();
+
+        var created = await host.Customers.CreateManyAsync(drafts, Cancel);
+
+        Assert.Equal(250, created.Count);
+        var sample = created[123];
+        Assert.Equal(sample.Id, (await host.Customers.FindByExternalReferenceAsync("imp-123", Cancel))?.Id);
+        Assert.Equal(sample.Id, Assert.Single(await host.Customers.FindByEmailAsync("import.123@example.com", Cancel)).Id);
+        if (sample.Phones.Count > 0)
+        {
+            Assert.Contains(await host.Customers.FindByPhoneAsync(sample.Phones[0].Number, Cancel), c => c.Id == sample.Id);
+        }
+
+        Assert.Contains(await host.Customers.SearchByNameAsync(sample.LastName!, 100, Cancel), c => c.Id == sample.Id);
+        var found = await host.Customers.GetByIdAsync(sample.Id, Cancel);
+        Assert.Equal(sample.Attributes.Count, found.Attributes.Count);
+        Assert.Equal(sample.ConsentHistory, found.ConsentHistory);
+        Assert.Equal(sample.Metrics, found.Metrics);
+        Assert.Equal(250, host.Events.Of<CustomerCreated>().Count);
+    }
+
+    /// <summary>A batch with one bad draft, or one taken reference, stores nothing and names the draft.</summary>
+    [Fact]
+    public virtual async Task Batch_import_is_all_or_nothing()
+    {
+        var host = CreateHost();
+        await host.Customers.CreateAsync(Faker.Person() with { ExternalReference = "taken" }, Cancel);
+        var drafts = Enumerable.Range(0, 20).Select(i => Faker.Person() with { ExternalReference = "batch-" + i }).ToList();
+
+        var invalid = await Assert.ThrowsAsync<CrmValidationException>(() =>
+            host.Customers.CreateManyAsync([.. drafts.Take(5), drafts[5] with { Emails = [new EmailContact("nope")] }, .. drafts.Skip(6)], Cancel));
+        Assert.Contains(invalid.Errors, e => e is { Field: "[5].Emails[0]", Rule: "email-format" });
+
+        var repeated = await Assert.ThrowsAsync<CrmValidationException>(() =>
+            host.Customers.CreateManyAsync([.. drafts, drafts[3]], Cancel));
+        Assert.Contains(repeated.Errors, e => e is { Field: "[20].ExternalReference", Rule: "unique" });
+
+        var taken = await Assert.ThrowsAsync<CrmValidationException>(() =>
+            host.Customers.CreateManyAsync([.. drafts.Take(10), drafts[10] with { ExternalReference = "taken" }, .. drafts.Skip(11)], Cancel));
+        Assert.Contains(taken.Errors, e => e is { Field: "[10].ExternalReference", Rule: "unique" });
+
+        Assert.Single((await host.Customers.ListAsync(cancellationToken: Cancel)).Items);
+        Assert.Null(await host.Customers.FindByExternalReferenceAsync("batch-0", Cancel));
+        Assert.Single(host.Events.Of<CustomerCreated>());
+    }
+
     /// <summary>No lookup of one tenant finds another tenant's customer, and no change can reach it.</summary>
     [Fact]
     public virtual async Task Tenants_cannot_read_or_change_each_other()

@@ -52,18 +52,7 @@ public class CustomerManager
         await CheckReferencesAsync(normalized, currentId: null, cancellationToken).ConfigureAwait(false);
 
         var now = _time.GetUtcNow();
-        var customer = new Customer
-        {
-            Id = Guid.CreateVersion7(now),
-            TenantId = TenantId,
-            Version = 1,
-            LifecycleStage = normalized.InitialStage,
-            LifecycleHistory = [new LifecycleStageChange(normalized.InitialStage, now, "created")],
-            ConsentHistory = [.. normalized.InitialConsent],
-            CreatedAt = now,
-            UpdatedAt = now,
-        };
-        customer = Apply(customer, normalized);
+        var customer = NewCustomer(normalized, now);
 
         try
         {
@@ -78,6 +67,80 @@ public class CustomerManager
         CrmKitLog.CustomerCreated(_logger, customer.Id, customer.TenantId);
         await PublishAsync(new CustomerCreated { Customer = customer, TenantId = TenantId, OccurredAt = now }, cancellationToken).ConfigureAwait(false);
         return customer;
+    }
+
+    /// <summary>The largest batch <see cref="CreateManyAsync"/> accepts.</summary>
+    public const int MaxBatchSize = 10_000;
+
+    /// <summary>
+    /// Creates many customers at once (an import), all or none. Every draft is validated first; errors name the
+    /// draft by its index, for example <c>[12].Emails[0]</c>. External references must be unique within the
+    /// batch and the tenant.
+    /// </summary>
+    /// <exception cref="CrmValidationException">Any draft breaks a rule; nothing was stored.</exception>
+    public async Task<IReadOnlyList<Customer>> CreateManyAsync(IReadOnlyList<CustomerDraft> drafts, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(drafts);
+        using var activity = _instrumentation.ActivitySource.StartActivity("Crm.Kit.CreateCustomers");
+        var errors = new ValidationErrorCollector();
+        errors.MaxCount(nameof(drafts), drafts, MaxBatchSize);
+        errors.ThrowIfAny();
+
+        var normalized = new CustomerDraft[drafts.Count];
+        var references = new Dictionary<string, int>(StringComparer.Ordinal);
+        var companies = new HashSet<Guid>();
+        for (var i = 0; i < drafts.Count; i++)
+        {
+            try
+            {
+                normalized[i] = CustomerDraftValidator.Normalize(drafts[i], Options, creating: true);
+            }
+            catch (CrmValidationException ex)
+            {
+                foreach (var error in ex.Errors)
+                {
+                    errors.Add($"[{i}].{error.Field}", error.Rule, error.Message);
+                }
+
+                continue;
+            }
+
+            if (normalized[i].ExternalReference is { } reference && !references.TryAdd(reference, i))
+            {
+                errors.Add($"[{i}].ExternalReference", "unique", $"'{reference}' is also used by draft [{references[reference]}]");
+            }
+
+            if (normalized[i].CompanyId is { } companyId)
+            {
+                companies.Add(companyId);
+            }
+        }
+
+        errors.ThrowIfAny();
+        foreach (var companyId in companies)
+        {
+            var company = await FindByIdAsync(companyId, cancellationToken).ConfigureAwait(false);
+            if (company is null || company.Kind != CustomerKind.Company)
+            {
+                errors.Add("CompanyId", "company-exists", $"{companyId} is not a company customer in this tenant");
+            }
+        }
+
+        errors.ThrowIfAny();
+        var now = _time.GetUtcNow();
+        var customers = Array.ConvertAll(normalized, draft => NewCustomer(draft, now));
+        try
+        {
+            await _store.CreateManyAsync(customers, cancellationToken).ConfigureAwait(false);
+        }
+        catch (DuplicateValueException ex)
+        {
+            throw await NameTakenReferencesAsync(customers, ex, cancellationToken).ConfigureAwait(false);
+        }
+
+        _instrumentation.CustomersCreated.Add(customers.Length);
+        await _events.PublishAsync([.. customers.Select(c => new CustomerCreated { Customer = c, TenantId = TenantId, OccurredAt = now })], cancellationToken).ConfigureAwait(false);
+        return customers;
     }
 
     /// <summary>
@@ -221,6 +284,48 @@ public class CustomerManager
         await PublishAsync(new ConsentChanged { CustomerId = updated.Id, Consent = consent, TenantId = TenantId, OccurredAt = updated.UpdatedAt }, cancellationToken).ConfigureAwait(false);
         return updated;
     }
+
+    // The batch was rolled back; find which drafts' references are taken, so the error names them.
+    private async ValueTask<CrmValidationException> NameTakenReferencesAsync(Customer[] batch, DuplicateValueException clash, CancellationToken cancellationToken)
+    {
+        var errors = new ValidationErrorCollector();
+        try
+        {
+            for (var i = 0; i < batch.Length; i++)
+            {
+                if (batch[i].ExternalReference is { } reference &&
+                    await _store.FindByExternalReferenceAsync(TenantId, reference, cancellationToken).ConfigureAwait(false) is { } holder)
+                {
+                    errors.Add($"[{i}].ExternalReference", "unique", $"'{reference}' already belongs to customer {holder.MergedIntoId ?? holder.Id}");
+                }
+            }
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // Inside a host transaction the database may refuse further reads until it ends; say what we know.
+        }
+
+        if (!errors.HasErrors)
+        {
+            errors.Add(nameof(CustomerDraft.ExternalReference), "unique", clash.Message);
+        }
+
+        return new CrmValidationException(errors.Errors);
+    }
+
+    private Customer NewCustomer(CustomerDraft normalized, DateTimeOffset now) => Apply(
+        new Customer
+        {
+            Id = Guid.CreateVersion7(now),
+            TenantId = TenantId,
+            Version = 1,
+            LifecycleStage = normalized.InitialStage,
+            LifecycleHistory = [new LifecycleStageChange(normalized.InitialStage, now, "created")],
+            ConsentHistory = [.. normalized.InitialConsent.OrderBy(c => c.RecordedAt)],
+            CreatedAt = now,
+            UpdatedAt = now,
+        },
+        normalized);
 
     internal static Customer WithStage(Customer customer, LifecycleStage stage, string reason, DateTimeOffset at) => customer with
     {

@@ -120,6 +120,10 @@ public sealed class InMemoryCustomerStore : ICustomerStore
         _table.CreateAsync(customer, CheckReference, cancellationToken);
 
     /// <inheritdoc />
+    public ValueTask CreateManyAsync(IReadOnlyList<Customer> customers, CancellationToken cancellationToken) =>
+        _table.CreateManyAsync(customers, CheckReference, cancellationToken);
+
+    /// <inheritdoc />
     public ValueTask UpdateAsync(Customer customer, long expectedVersion, CancellationToken cancellationToken) =>
         _table.UpdateAsync(customer, expectedVersion, CheckReference, cancellationToken);
 

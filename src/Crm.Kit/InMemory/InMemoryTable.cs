@@ -64,6 +64,43 @@ internal sealed class InMemoryTable<T, TIndex>(
             return () => Put(Index(tenantOf(entity)), entity, null);
         }, cancellationToken);
 
+    /// <summary>Adds many rows: every uniqueness rule is checked first (against stored rows and within the batch), then all are added.</summary>
+    public ValueTask CreateManyAsync(IReadOnlyList<T> entities, Func<TIndex, T, Exception?> checkUnique, CancellationToken cancellationToken) =>
+        database.WriteAsync(() =>
+        {
+            var added = new List<T>(entities.Count);
+            try
+            {
+                foreach (var entity in entities)
+                {
+                    var index = Index(tenantOf(entity));
+                    lock (index)
+                    {
+                        if (rows.ContainsKey(idOf(entity)))
+                        {
+                            throw new DuplicateValueException("Id", idOf(entity).ToString());
+                        }
+
+                        if (checkUnique(index, entity) is { } duplicate)
+                        {
+                            throw duplicate;
+                        }
+
+                        Put(index, null, entity);
+                        added.Add(entity);
+                    }
+                }
+            }
+            catch
+            {
+                // All or none: take back what this batch added before the clash.
+                RemoveAll(added);
+                throw;
+            }
+
+            return () => RemoveAll(added);
+        }, cancellationToken);
+
     public ValueTask UpdateAsync(T entity, long expectedVersion, Func<TIndex, T, Exception?> checkUnique, CancellationToken cancellationToken) =>
         database.WriteAsync(() =>
         {
@@ -117,6 +154,14 @@ internal sealed class InMemoryTable<T, TIndex>(
             };
         }, cancellationToken).ConfigureAwait(false);
         return count;
+    }
+
+    private void RemoveAll(List<T> added)
+    {
+        for (var i = added.Count - 1; i >= 0; i--)
+        {
+            Put(Index(tenantOf(added[i])), added[i], null);
+        }
     }
 
     private void Put(TIndex index, T? before, T? after)
