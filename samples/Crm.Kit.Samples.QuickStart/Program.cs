@@ -51,7 +51,7 @@ var ana = await customers.CreateAsync(new CustomerDraft
     Attributes = new Dictionary<string, AttributeValue> { ["favourite-category"] = AttributeValue.FromText("Garden") },
     InitialConsent = [new ConsentRecord(ContactChannel.Email, ConsentPurpose.Marketing, true, DateTimeOffset.UtcNow, "signup-form")],
 });
-Console.WriteLine($"Created {acme.DisplayName} and {ana.DisplayName} (email stored as {ana.Emails[0].NormalizedAddress}, phone as {ana.Phones[0].Number}).");
+Console.WriteLine($"Created {acme.DisplayName} and {ana.DisplayName} (email stored as {ana.Emails[0].Address}, phone as {ana.Phones[0].Number}).");
 
 Section("2. Orders");
 var firstOrder = await orders.RecordAsync(new OrderDraft
@@ -98,14 +98,14 @@ foreach (var match in await duplicates.FindForCustomerAsync(ana.Id))
 }
 
 var plan = await merger.PreviewAsync(ana.Id, anaAgain.Id);
-Console.WriteLine($"Merge preview: {plan.OrdersToMove} order(s) and {plan.InteractionsToMove} interaction(s) move; emails after merge: {string.Join(", ", plan.Result.Emails.Select(e => e.NormalizedAddress))}");
+Console.WriteLine($"Merge preview: {plan.OrdersToMove} order(s) and {plan.InteractionsToMove} interaction(s) move; emails after merge: {string.Join(", ", plan.Result.Emails.Select(e => e.Address))}");
 var merged = await merger.MergeAsync(plan);
 Console.WriteLine($"Merged. The old reference pos-88 now finds: {(await customers.FindByExternalReferenceAsync("pos-88"))?.DisplayName} ({merged.Id == ana.Id})");
 
 Section("5. Profile");
 var profile = await customers.GetByIdAsync(ana.Id);
 Console.WriteLine($"{profile.DisplayName}  [{profile.LifecycleStage}]  tags: {string.Join(", ", profile.Tags)}");
-Console.WriteLine($"  emails:   {string.Join(", ", profile.Emails.Select(e => e.NormalizedAddress))}");
+Console.WriteLine($"  emails:   {string.Join(", ", profile.Emails.Select(e => e.Address))}");
 Console.WriteLine($"  phones:   {string.Join(", ", profile.Phones.Select(p => p.Number))}");
 Console.WriteLine($"  consent:  email marketing {(profile.HasConsent(ContactChannel.Email, ConsentPurpose.Marketing) ? "granted" : "not granted")}");
 Console.WriteLine($"  metrics:  {profile.Metrics.OrderCount} orders, {profile.Metrics.TotalSpent} USD spent, average {profile.Metrics.AverageOrderValue} USD, last order {profile.Metrics.LastOrderAt:yyyy-MM-dd}");

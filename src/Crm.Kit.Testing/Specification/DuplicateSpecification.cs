@@ -79,7 +79,7 @@ public abstract class DuplicateAndPrivacySpecification : CrmSpecification
 
         var merged = await host.Merger.MergeAsync(plan, Cancel);
 
-        Assert.Equal(["mary@one.example", "mary@two.example"], merged.Emails.Select(e => e.NormalizedAddress));
+        Assert.Equal(["mary@one.example", "mary@two.example"], merged.Emails.Select(e => e.Address));
         Assert.Equal(["+442079460018"], merged.Phones.Select(p => p.Number));
         Assert.Equal(["newsletter", "vip"], merged.Tags);
         Assert.Equal("gold", merged.Attributes["tier"].Text);
@@ -133,7 +133,7 @@ public abstract class DuplicateAndPrivacySpecification : CrmSpecification
         using var json = JsonDocument.Parse(await host.Privacy.ExportAsJsonAsync(customer.Id, Cancel));
         var root = json.RootElement;
         Assert.Equal(customer.Id, root.GetProperty("customer").GetProperty("id").GetGuid());
-        Assert.Equal("export.me@example.com", root.GetProperty("customer").GetProperty("emails")[0].GetProperty("normalizedAddress").GetString());
+        Assert.Equal("export.me@example.com", root.GetProperty("customer").GetProperty("emails")[0].GetProperty("address").GetString());
         Assert.Equal("exp-1", root.GetProperty("orders")[0].GetProperty("reference").GetString());
         Assert.Equal("Export subject", root.GetProperty("interactions")[0].GetProperty("subject").GetString());
     }

@@ -69,7 +69,7 @@ public sealed class AttributeValue : IEquatable<AttributeValue>
 
     /// <summary>A list of text values.</summary>
     public static AttributeValue FromTextList(IEnumerable<string> values) =>
-        new(AttributeKind.TextList, null, 0, false, default, [.. values ?? throw new ArgumentNullException(nameof(values))]);
+        new(AttributeKind.TextList, null, 0, false, default, (values ?? throw new ArgumentNullException(nameof(values))).ToArray());
 
     /// <inheritdoc />
     public bool Equals(AttributeValue? other) =>

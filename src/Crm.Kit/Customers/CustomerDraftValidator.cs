@@ -68,11 +68,14 @@ internal static partial class CustomerDraftValidator
             CompanyName = companyName,
             ExternalReference = externalReference,
             OwnerId = ownerId,
-            Emails = emails,
-            Phones = phones,
-            Addresses = addresses,
+            // Arrays and a compact map, not lists and dictionaries: a customer's collections are read often and
+            // never grow in place, and the in-memory store keeps a million of them.
+            Emails = emails.ToArray(),
+            Phones = phones.ToArray(),
+            Addresses = addresses.ToArray(),
             Tags = tags,
-            Attributes = new Dictionary<string, AttributeValue>(draft.Attributes, StringComparer.Ordinal),
+            Attributes = AttributeDictionary.From(draft.Attributes),
+            InitialConsent = draft.InitialConsent.ToArray(),
         };
     }
 
@@ -117,9 +120,9 @@ internal static partial class CustomerDraftValidator
             }
 
             errors.MaxLength($"Emails[{i}].Label", email.Label, 50);
-            if (!result.Exists(e => e.NormalizedAddress == normalized))
+            if (!result.Exists(e => e.Address == normalized))
             {
-                result.Add(email with { Address = email.Address.Trim(), NormalizedAddress = normalized, Label = Clean(email.Label) });
+                result.Add(new EmailContact(normalized, Clean(email.Label)));
             }
         }
 
@@ -194,7 +197,7 @@ internal static partial class CustomerDraftValidator
         return result;
     }
 
-    private static List<string> NormalizeTags(IReadOnlyList<string> tags, ValidationErrorCollector errors)
+    private static string[] NormalizeTags(IReadOnlyList<string> tags, ValidationErrorCollector errors)
     {
         ArgumentNullException.ThrowIfNull(tags);
         errors.MaxCount(nameof(CustomerDraft.Tags), tags, MaxTags);
@@ -216,7 +219,7 @@ internal static partial class CustomerDraftValidator
             }
         }
 
-        return [.. result];
+        return result.Count == 0 ? [] : [.. result];
     }
 
     private static void ValidateAttributes(IReadOnlyDictionary<string, AttributeValue> attributes, ValidationErrorCollector errors)

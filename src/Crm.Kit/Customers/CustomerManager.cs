@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using Crm.Kit.InMemory;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
@@ -13,7 +14,9 @@ namespace Crm.Kit.Customers;
 public class CustomerManager
 {
     private readonly ICustomerStore _store;
+    private readonly InMemoryCustomerStore? _inMemoryStore;
     private readonly ICrmTenantContext _tenant;
+    private readonly string? _fixedTenantId;
     private readonly TimeProvider _time;
     private readonly ICrmEventPublisher _events;
     private readonly CrmKitInstrumentation _instrumentation;
@@ -30,7 +33,12 @@ public class CustomerManager
         ILogger<CustomerManager>? logger = null)
     {
         _store = store;
+        // The built-in in-memory store answers reads synchronously; calling it directly (a sealed type, so the call
+        // inlines) keeps the hottest read free of interface dispatch and ValueTask plumbing.
+        _inMemoryStore = store as InMemoryCustomerStore;
         _tenant = tenant;
+        // A fixed tenant never changes, so it is read once; any other context is asked on every call.
+        _fixedTenantId = (tenant as FixedTenantContext)?.TenantId;
         _time = time;
         _events = events;
         Options = options.Value;
@@ -41,7 +49,7 @@ public class CustomerManager
     /// <summary>The validated options in force.</summary>
     protected CrmKitOptions Options { get; }
 
-    private string TenantId => _tenant.TenantId;
+    private string TenantId => _fixedTenantId ?? _tenant.TenantId;
 
     /// <summary>Creates a customer from a draft.</summary>
     /// <exception cref="CrmValidationException">The draft breaks a rule; nothing was stored.</exception>
@@ -147,17 +155,17 @@ public class CustomerManager
     /// The customer with this id. An id that was merged away resolves to the customer it was merged into;
     /// returns <see langword="null"/> when there is none in the current tenant.
     /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public ValueTask<Customer?> FindByIdAsync(Guid id, CancellationToken cancellationToken = default)
     {
-        // The common case (a live customer, a store that answers synchronously) allocates nothing and awaits nothing.
-        var lookup = _store.FindByIdAsync(TenantId, id, cancellationToken);
-        if (lookup.IsCompletedSuccessfully)
+        // Kept tiny so that it inlines into the caller: a live customer from the in-memory store comes back with
+        // no call, no await and no allocation. Everything else takes the general path.
+        if (_inMemoryStore is { } inMemory && inMemory.FindById(TenantId, id) is var found && found?.MergedIntoId is null)
         {
-            var customer = lookup.Result;
-            return customer?.MergedIntoId is null ? new ValueTask<Customer?>(customer) : ResolveMergedAsync(customer, cancellationToken);
+            return new ValueTask<Customer?>(found);
         }
 
-        return AwaitAndResolveAsync(lookup, cancellationToken);
+        return FindByIdThroughStoreAsync(id, cancellationToken);
     }
 
     /// <summary>The customer with this id, or <see cref="EntityNotFoundException"/>.</summary>
@@ -211,8 +219,8 @@ public class CustomerManager
         }
 
         ContinuationTokens.CheckPageSize(limit, Options);
-        // A customer matches through up to four keys; ask for enough rows to fill the limit with distinct customers.
-        var rows = await _store.FindByNamePrefixAsync(TenantId, folded, limit * 4, cancellationToken).ConfigureAwait(false);
+        // A customer matches through up to three keys; ask for enough rows to fill the limit with distinct customers.
+        var rows = await _store.FindByNamePrefixAsync(TenantId, folded, limit * 3, cancellationToken).ConfigureAwait(false);
         return rows.DistinctBy(c => c.Id).Take(limit).ToList();
     }
 
@@ -279,7 +287,7 @@ public class CustomerManager
         var updated = await ConcurrencyRetry.RunAsync(Options.ConcurrencyRetryLimit, _instrumentation, async () =>
         {
             var current = await GetLiveAsync(id, cancellationToken).ConfigureAwait(false);
-            return await SaveAsync(current, current.Version, c => c with { ConsentHistory = [.. InsertByTime(c.ConsentHistory, consent)] }, cancellationToken).ConfigureAwait(false);
+            return await SaveAsync(current, current.Version, c => c with { ConsentHistory = InsertByTime(c.ConsentHistory, consent).ToArray() }, cancellationToken).ConfigureAwait(false);
         }).ConfigureAwait(false);
         await PublishAsync(new ConsentChanged { CustomerId = updated.Id, Consent = consent, TenantId = TenantId, OccurredAt = updated.UpdatedAt }, cancellationToken).ConfigureAwait(false);
         return updated;
@@ -320,8 +328,8 @@ public class CustomerManager
             TenantId = TenantId,
             Version = 1,
             LifecycleStage = normalized.InitialStage,
-            LifecycleHistory = [new LifecycleStageChange(normalized.InitialStage, now, "created")],
-            ConsentHistory = [.. normalized.InitialConsent.OrderBy(c => c.RecordedAt)],
+            LifecycleHistory = new[] { new LifecycleStageChange(normalized.InitialStage, now, "created") },
+            ConsentHistory = normalized.InitialConsent.Count == 0 ? [] : normalized.InitialConsent.OrderBy(c => c.RecordedAt).ToArray(),
             CreatedAt = now,
             UpdatedAt = now,
         },
@@ -330,7 +338,7 @@ public class CustomerManager
     internal static Customer WithStage(Customer customer, LifecycleStage stage, string reason, DateTimeOffset at) => customer with
     {
         LifecycleStage = stage,
-        LifecycleHistory = [.. customer.LifecycleHistory, new LifecycleStageChange(stage, at, reason)],
+        LifecycleHistory = customer.LifecycleHistory.Append(new LifecycleStageChange(stage, at, reason)).ToArray(),
     };
 
     // Keeps consent history ordered by the time the customer made each statement, so "latest wins" holds even for late-arriving records.
@@ -414,9 +422,9 @@ public class CustomerManager
         errors.ThrowIfAny();
     }
 
-    private async ValueTask<Customer?> AwaitAndResolveAsync(ValueTask<Customer?> lookup, CancellationToken cancellationToken)
+    private async ValueTask<Customer?> FindByIdThroughStoreAsync(Guid id, CancellationToken cancellationToken)
     {
-        var customer = await lookup.ConfigureAwait(false);
+        var customer = await _store.FindByIdAsync(TenantId, id, cancellationToken).ConfigureAwait(false);
         return customer?.MergedIntoId is null ? customer : await ResolveMergedAsync(customer, cancellationToken).ConfigureAwait(false);
     }
 

@@ -67,14 +67,10 @@ public enum ConsentPurpose
     Service = 1,
 }
 
-/// <summary>An email address of a customer.</summary>
-/// <param name="Address">The address as given (trimmed).</param>
+/// <summary>An email address of a customer, kept in normalised form once saved.</summary>
+/// <param name="Address">The address; the manager replaces it with its normalised form (trimmed, lower case, ASCII domain).</param>
 /// <param name="Label">An optional label such as <c>work</c>.</param>
-public sealed record EmailContact(string Address, string? Label = null)
-{
-    /// <summary>The lower-case form used for lookup; set by <see cref="CustomerManager"/>.</summary>
-    public string NormalizedAddress { get; init; } = string.Empty;
-}
+public sealed record EmailContact(string Address, string? Label = null);
 
 /// <summary>A phone number of a customer, kept in E.164 form once saved.</summary>
 /// <param name="Number">The number; the manager replaces it with its E.164 form.</param>
@@ -174,7 +170,7 @@ public sealed record Customer
     public IReadOnlyList<string> Tags { get; init; } = [];
 
     /// <summary>Typed custom attributes by key.</summary>
-    public IReadOnlyDictionary<string, AttributeValue> Attributes { get; init; } = new Dictionary<string, AttributeValue>();
+    public IReadOnlyDictionary<string, AttributeValue> Attributes { get; init; } = AttributeDictionary.Empty;
 
     /// <summary>The current lifecycle stage.</summary>
     public LifecycleStage LifecycleStage { get; init; }
@@ -281,7 +277,7 @@ public sealed record CustomerDraft
     public IReadOnlyList<string> Tags { get; init; } = [];
 
     /// <summary>Typed custom attributes.</summary>
-    public IReadOnlyDictionary<string, AttributeValue> Attributes { get; init; } = new Dictionary<string, AttributeValue>();
+    public IReadOnlyDictionary<string, AttributeValue> Attributes { get; init; } = AttributeDictionary.Empty;
 
     /// <summary>The owner's user id.</summary>
     public string? OwnerId { get; init; }

@@ -11,15 +11,16 @@ public static class CustomerSearchKeys
 
     /// <summary>Normalised email addresses, distinct; empty for merged-away customers.</summary>
     public static IEnumerable<string> Emails(Customer customer) =>
-        IsLive(customer) ? customer.Emails.Select(e => e.NormalizedAddress).Where(e => e.Length > 0).Distinct(StringComparer.Ordinal) : [];
+        IsLive(customer) ? customer.Emails.Select(e => e.Address).Where(e => e.Length > 0).Distinct(StringComparer.Ordinal) : [];
 
     /// <summary>E.164 phone numbers, distinct; empty for merged-away customers.</summary>
     public static IEnumerable<string> Phones(Customer customer) =>
         IsLive(customer) ? customer.Phones.Select(p => p.Number).Distinct(StringComparer.Ordinal) : [];
 
     /// <summary>
-    /// Folded name keys for prefix search (see <see cref="SearchKeys.Fold"/>): given name, family name, company
-    /// name and the whole display name, distinct and non-empty; empty for merged-away customers.
+    /// Folded name keys for prefix search (see <see cref="SearchKeys.Fold"/>): the whole display name, the family
+    /// name and the company name, distinct and non-empty; empty for merged-away customers. The given name needs no
+    /// key of its own: the folded display name starts with it, so any prefix of it is found through the display name.
     /// </summary>
     public static IEnumerable<string> NameKeys(Customer customer)
     {
@@ -28,7 +29,7 @@ public static class CustomerSearchKeys
             return [];
         }
 
-        return new[] { customer.FirstName, customer.LastName, customer.CompanyName, customer.DisplayName }
+        return new[] { customer.DisplayName, customer.LastName, customer.CompanyName }
             .Select(SearchKeys.Fold)
             .Where(k => k.Length > 0)
             .Distinct(StringComparer.Ordinal);

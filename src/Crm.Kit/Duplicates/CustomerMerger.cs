@@ -157,11 +157,11 @@ public class CustomerMerger
         CompanyName = survivor.CompanyName ?? duplicate.CompanyName,
         CompanyId = survivor.CompanyId ?? duplicate.CompanyId,
         OwnerId = survivor.OwnerId ?? duplicate.OwnerId,
-        Emails = [.. survivor.Emails.Concat(duplicate.Emails).DistinctBy(e => e.NormalizedAddress)],
+        Emails = [.. survivor.Emails.Concat(duplicate.Emails).DistinctBy(e => e.Address)],
         Phones = [.. survivor.Phones.Concat(duplicate.Phones).DistinctBy(p => p.Number)],
         Addresses = [.. survivor.Addresses.Concat(duplicate.Addresses).Distinct()],
         Tags = [.. survivor.Tags.Concat(duplicate.Tags).Distinct(StringComparer.OrdinalIgnoreCase).Order(StringComparer.OrdinalIgnoreCase)],
-        Attributes = duplicate.Attributes.Concat(survivor.Attributes).GroupBy(a => a.Key, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Last().Value, StringComparer.Ordinal),
+        Attributes = AttributeDictionary.From(duplicate.Attributes.Concat(survivor.Attributes)),
         ConsentHistory = [.. survivor.ConsentHistory.Concat(duplicate.ConsentHistory).Distinct().OrderBy(c => c.RecordedAt)],
 
         // The survivor keeps its own lifecycle history; the duplicate's stays on the merged-away record (and in exports).

@@ -15,17 +15,14 @@ public sealed class InMemoryCrmDatabase : IDisposable
     private readonly SemaphoreSlim _writeGate = new(1, 1);
     private readonly AsyncLocal<InMemoryTransaction?> _currentTransaction = new();
 
-    internal ConcurrentDictionary<Guid, Customer> Customers { get; } = new();
+    internal ConcurrentDictionary<string, TenantRows<Customer, CustomerIndex>> Customers { get; } = new(StringComparer.Ordinal);
 
-    internal ConcurrentDictionary<string, CustomerIndex> CustomerIndexes { get; } = new(StringComparer.Ordinal);
+    /// <summary>One shared instance of each low-cardinality string (owners, cities, labels, tags, sources).</summary>
+    internal ConcurrentDictionary<string, string> Strings { get; } = new(StringComparer.Ordinal);
 
-    internal ConcurrentDictionary<Guid, Order> Orders { get; } = new();
+    internal ConcurrentDictionary<string, TenantRows<Order, OrderIndex>> Orders { get; } = new(StringComparer.Ordinal);
 
-    internal ConcurrentDictionary<string, OrderIndex> OrderIndexes { get; } = new(StringComparer.Ordinal);
-
-    internal ConcurrentDictionary<Guid, Interaction> Interactions { get; } = new();
-
-    internal ConcurrentDictionary<string, InteractionIndex> InteractionIndexes { get; } = new(StringComparer.Ordinal);
+    internal ConcurrentDictionary<string, TenantRows<Interaction, InteractionIndex>> Interactions { get; } = new(StringComparer.Ordinal);
 
     /// <inheritdoc />
     public void Dispose() => _writeGate.Dispose();

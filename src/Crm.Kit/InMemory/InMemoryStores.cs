@@ -10,18 +10,50 @@ public sealed class InMemoryCustomerStore : ICustomerStore
 {
     private const int StreamBatchSize = 1000;
     private readonly InMemoryTable<Customer, CustomerIndex> _table;
+    private readonly InMemoryCrmDatabase _database;
+
+    // The read by id is Crm.Kit's hottest path. It is written here, over concrete types, rather than in the
+    // generic table: shared generic code over reference types resolves its types at run time on every call,
+    // which cost more than the dictionary lookup itself.
+    private LastTenant? _lastTenant;
 
     /// <summary>Creates the store over a database.</summary>
     public InMemoryCustomerStore(InMemoryCrmDatabase database)
     {
         ArgumentNullException.ThrowIfNull(database);
-        _table = new(database, database.Customers, database.CustomerIndexes, nameof(Customer),
+        _database = database;
+        _table = new(database, database.Customers, nameof(Customer),
             c => c.Id, c => c.TenantId, c => c.Version, (index, c) => index.Add(c), (index, c) => index.Remove(c));
     }
 
     /// <inheritdoc />
     public ValueTask<Customer?> FindByIdAsync(string tenantId, Guid id, CancellationToken cancellationToken) =>
-        new(_table.Find(tenantId, id));
+        new(FindById(tenantId, id));
+
+    /// <summary>The customer with this id (merged-away customers included), answered synchronously.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    internal Customer? FindById(string tenantId, Guid id)
+    {
+        var last = _lastTenant;
+        System.Collections.Concurrent.ConcurrentDictionary<Guid, Customer> rows;
+        if (last is not null && ReferenceEquals(last.TenantId, tenantId))
+        {
+            rows = last.Rows;
+        }
+        else if (_database.Customers.TryGetValue(tenantId, out var tenant))
+        {
+            rows = tenant.Rows;
+            _lastTenant = new LastTenant(tenantId, rows);
+        }
+        else
+        {
+            return null;
+        }
+
+        return rows.TryGetValue(id, out var customer) ? customer : null;
+    }
+
+    private sealed record LastTenant(string TenantId, System.Collections.Concurrent.ConcurrentDictionary<Guid, Customer> Rows);
 
     /// <inheritdoc />
     public ValueTask<Customer?> FindByExternalReferenceAsync(string tenantId, string externalReference, CancellationToken cancellationToken)
@@ -39,7 +71,7 @@ public sealed class InMemoryCustomerStore : ICustomerStore
         var index = _table.Index(tenantId);
         lock (index)
         {
-            return new(_table.Resolve(index.Emails.Get(normalizedEmail)));
+            return new(_table.Resolve(tenantId, index.Emails.Get(normalizedEmail)));
         }
     }
 
@@ -49,7 +81,7 @@ public sealed class InMemoryCustomerStore : ICustomerStore
         var index = _table.Index(tenantId);
         lock (index)
         {
-            return new(_table.Resolve(index.Phones.Get(e164Phone)));
+            return new(_table.Resolve(tenantId, index.Phones.Get(e164Phone)));
         }
     }
 
@@ -59,11 +91,11 @@ public sealed class InMemoryCustomerStore : ICustomerStore
         var index = _table.Index(tenantId);
         lock (index)
         {
-            var ids = index.Names.GetViewBetween((foldedPrefix, Guid.Empty), (foldedPrefix + char.MaxValue, Guid.Empty))
+            var ids = index.Names.From(new NameKey(foldedPrefix, 0, Guid.Empty))
                 .TakeWhile(k => k.Key.StartsWith(foldedPrefix, StringComparison.Ordinal))
                 .Take(limit)
                 .Select(k => k.Id);
-            return new(_table.Resolve(ids));
+            return new(_table.Resolve(tenantId, ids));
         }
     }
 
@@ -73,13 +105,9 @@ public sealed class InMemoryCustomerStore : ICustomerStore
         var index = _table.Index(tenantId);
         lock (index)
         {
-            IEnumerable<Guid> ids = index.Live;
-            if (afterId is { } after)
-            {
-                ids = index.Live.GetViewBetween(after, Guid.AllBitsSet).SkipWhile(id => id == after);
-            }
+            var ids = afterId is { } after ? index.Live.From(after).SkipWhile(id => id == after) : index.Live.All();
 
-            return new(_table.Resolve(ids.Take(limit)));
+            return new(_table.Resolve(tenantId, ids.Take(limit)));
         }
     }
 
@@ -111,21 +139,55 @@ public sealed class InMemoryCustomerStore : ICustomerStore
         var index = _table.Index(tenantId);
         lock (index)
         {
-            return new(_table.Resolve(index.MergedInto.Get(survivorId)));
+            return new(_table.Resolve(tenantId, index.MergedInto.Get(survivorId)));
         }
     }
 
     /// <inheritdoc />
     public ValueTask CreateAsync(Customer customer, CancellationToken cancellationToken) =>
-        _table.CreateAsync(customer, CheckReference, cancellationToken);
+        _table.CreateAsync(Compact(customer), CheckReference, cancellationToken);
 
     /// <inheritdoc />
     public ValueTask CreateManyAsync(IReadOnlyList<Customer> customers, CancellationToken cancellationToken) =>
-        _table.CreateManyAsync(customers, CheckReference, cancellationToken);
+        _table.CreateManyAsync(customers.Select(Compact).ToList(), CheckReference, cancellationToken);
 
     /// <inheritdoc />
     public ValueTask UpdateAsync(Customer customer, long expectedVersion, CancellationToken cancellationToken) =>
-        _table.UpdateAsync(customer, expectedVersion, CheckReference, cancellationToken);
+        _table.UpdateAsync(Compact(customer), expectedVersion, CheckReference, cancellationToken);
+
+    /// <summary>
+    /// The copy to keep: strings that many customers share (owner, city, region, country, labels, tags, consent
+    /// sources, lifecycle reasons) point at one pooled instance. A million customers otherwise hold a million
+    /// copies of "US". Unique strings (names, emails, phones, street lines) are kept as they are.
+    /// </summary>
+    private Customer Compact(Customer customer) => customer with
+    {
+        OwnerId = Intern(customer.OwnerId),
+        Emails = Map(customer.Emails, e => e.Label is null ? e : e with { Label = Intern(e.Label) }),
+        Phones = Map(customer.Phones, p => p.Label is null ? p : p with { Label = Intern(p.Label) }),
+        Addresses = Map(customer.Addresses, a => a with { City = Intern(a.City)!, Region = Intern(a.Region), CountryCode = Intern(a.CountryCode)!, Label = Intern(a.Label) }),
+        Tags = Map(customer.Tags, t => Intern(t)!),
+        ConsentHistory = Map(customer.ConsentHistory, c => c with { Source = Intern(c.Source)! }),
+        LifecycleHistory = Map(customer.LifecycleHistory, h => h with { Reason = Intern(h.Reason)! }),
+    };
+
+    private string? Intern(string? value) => value is null ? null : _database.Strings.GetOrAdd(value, value);
+
+    private static T[] Map<T>(IReadOnlyList<T> items, Func<T, T> compact)
+    {
+        if (items.Count == 0)
+        {
+            return [];
+        }
+
+        var result = new T[items.Count];
+        for (var i = 0; i < result.Length; i++)
+        {
+            result[i] = compact(items[i]);
+        }
+
+        return result;
+    }
 
     private static DuplicateValueException? CheckReference(CustomerIndex index, Customer customer) =>
         customer.ExternalReference is { } reference && index.ExternalReferences.TryGetValue(reference, out var holder) && holder != customer.Id
@@ -143,7 +205,7 @@ public sealed class InMemoryOrderStore : IOrderStore
     public InMemoryOrderStore(InMemoryCrmDatabase database)
     {
         ArgumentNullException.ThrowIfNull(database);
-        _table = new(database, database.Orders, database.OrderIndexes, nameof(Order),
+        _table = new(database, database.Orders, nameof(Order),
             o => o.Id, o => o.TenantId, o => o.Version, (index, o) => index.Add(o), (index, o) => index.Remove(o));
     }
 
@@ -171,7 +233,7 @@ public sealed class InMemoryOrderStore : IOrderStore
                 return new(Array.Empty<Order>());
             }
 
-            return new(_table.Resolve(Before(set, before).Take(limit).Select(k => k.Id)));
+            return new(_table.Resolve(tenantId, Before(set, before).Take(limit).Select(k => k.Id)));
         }
     }
 
@@ -182,7 +244,7 @@ public sealed class InMemoryOrderStore : IOrderStore
         var index = _table.Index(tenantId);
         lock (index)
         {
-            orders = index.ByCustomer.TryGetValue(customerId, out var set) ? _table.Resolve(set.Select(k => k.Id)) : [];
+            orders = index.ByCustomer.TryGetValue(customerId, out var set) ? _table.Resolve(tenantId, set.Select(k => k.Id)) : [];
         }
 
         foreach (var order in orders)
@@ -205,7 +267,7 @@ public sealed class InMemoryOrderStore : IOrderStore
             lock (index)
             {
                 IEnumerable<Guid> ids = after is { } a ? index.All.GetViewBetween(a, Guid.AllBitsSet).SkipWhile(id => id == a) : index.All;
-                batch = _table.Resolve(ids.Take(StreamBatchSize));
+                batch = _table.Resolve(tenantId, ids.Take(StreamBatchSize));
             }
 
             foreach (var order in batch)
@@ -235,7 +297,7 @@ public sealed class InMemoryOrderStore : IOrderStore
     public ValueTask<int> ReassignCustomerAsync(string tenantId, Guid fromCustomerId, Guid toCustomerId, CancellationToken cancellationToken) =>
         _table.UpdateManyAsync(
             tenantId,
-            index => index.ByCustomer.TryGetValue(fromCustomerId, out var set) ? _table.Resolve(set.Select(k => k.Id)) : [],
+            index => index.ByCustomer.TryGetValue(fromCustomerId, out var set) ? _table.Resolve(tenantId, set.Select(k => k.Id)) : [],
             order => order with { CustomerId = toCustomerId, Version = order.Version + 1 },
             cancellationToken);
 
@@ -259,7 +321,7 @@ public sealed class InMemoryInteractionStore : IInteractionStore
     public InMemoryInteractionStore(InMemoryCrmDatabase database)
     {
         ArgumentNullException.ThrowIfNull(database);
-        _table = new(database, database.Interactions, database.InteractionIndexes, nameof(Interaction),
+        _table = new(database, database.Interactions, nameof(Interaction),
             i => i.Id, i => i.TenantId, i => i.Version, (index, i) => index.Add(i), (index, i) => index.Remove(i));
     }
 
@@ -273,7 +335,7 @@ public sealed class InMemoryInteractionStore : IInteractionStore
         lock (index)
         {
             return index.ByCustomer.TryGetValue(customerId, out var set)
-                ? new(_table.Resolve(InMemoryOrderStore.Before(set, before).Take(limit).Select(k => k.Id)))
+                ? new(_table.Resolve(tenantId, InMemoryOrderStore.Before(set, before).Take(limit).Select(k => k.Id)))
                 : new(Array.Empty<Interaction>());
         }
     }
@@ -285,7 +347,7 @@ public sealed class InMemoryInteractionStore : IInteractionStore
         lock (index)
         {
             return index.OpenTasksByOwner.TryGetValue(ownerId, out var set)
-                ? new(_table.Resolve(set.TakeWhile(k => k.Ticks < asOf.UtcTicks).Take(limit).Select(k => k.Id)))
+                ? new(_table.Resolve(tenantId, set.TakeWhile(k => k.Ticks < asOf.UtcTicks).Take(limit).Select(k => k.Id)))
                 : new(Array.Empty<Interaction>());
         }
     }
@@ -297,7 +359,7 @@ public sealed class InMemoryInteractionStore : IInteractionStore
         var index = _table.Index(tenantId);
         lock (index)
         {
-            items = index.ByCustomer.TryGetValue(customerId, out var set) ? _table.Resolve(set.Select(k => k.Id)) : [];
+            items = index.ByCustomer.TryGetValue(customerId, out var set) ? _table.Resolve(tenantId, set.Select(k => k.Id)) : [];
         }
 
         foreach (var item in items)
@@ -318,14 +380,14 @@ public sealed class InMemoryInteractionStore : IInteractionStore
 
     /// <inheritdoc />
     public ValueTask<int> ReassignCustomerAsync(string tenantId, Guid fromCustomerId, Guid toCustomerId, CancellationToken cancellationToken) =>
-        _table.UpdateManyAsync(tenantId, index => ForCustomer(index, fromCustomerId), i => i with { CustomerId = toCustomerId, Version = i.Version + 1 }, cancellationToken);
+        _table.UpdateManyAsync(tenantId, index => ForCustomer(tenantId, index, fromCustomerId), i => i with { CustomerId = toCustomerId, Version = i.Version + 1 }, cancellationToken);
 
     /// <inheritdoc />
     public ValueTask<int> EraseTextAsync(string tenantId, Guid customerId, CancellationToken cancellationToken) =>
-        _table.UpdateManyAsync(tenantId, index => ForCustomer(index, customerId), i => i with { Subject = null, Body = null, Version = i.Version + 1 }, cancellationToken);
+        _table.UpdateManyAsync(tenantId, index => ForCustomer(tenantId, index, customerId), i => i with { Subject = null, Body = null, Version = i.Version + 1 }, cancellationToken);
 
-    private List<Interaction> ForCustomer(InteractionIndex index, Guid customerId) =>
-        index.ByCustomer.TryGetValue(customerId, out var set) ? _table.Resolve(set.Select(k => k.Id)) : [];
+    private List<Interaction> ForCustomer(string tenantId, InteractionIndex index, Guid customerId) =>
+        index.ByCustomer.TryGetValue(customerId, out var set) ? _table.Resolve(tenantId, set.Select(k => k.Id)) : [];
 
     private static Exception? NoUniqueKeys(InteractionIndex index, Interaction interaction) => null;
 }

@@ -2,14 +2,22 @@ using System.Collections.Concurrent;
 
 namespace Crm.Kit.InMemory;
 
+/// <summary>One tenant's rows by id and its indexes. Rows are read without locks; the index is guarded by locking it.</summary>
+internal sealed class TenantRows<T, TIndex>
+    where TIndex : class, new()
+{
+    public ConcurrentDictionary<Guid, T> Rows { get; } = new();
+
+    public TIndex Index { get; } = new();
+}
+
 /// <summary>
-/// The storage mechanics every in-memory store shares: rows by id, one index object per tenant, version-checked
-/// writes through the database's gate, and undo records for transactions.
+/// The storage mechanics every in-memory store shares: rows by tenant and id, one index object per tenant,
+/// version-checked writes through the database's gate, and undo records for transactions.
 /// </summary>
 internal sealed class InMemoryTable<T, TIndex>(
     InMemoryCrmDatabase database,
-    ConcurrentDictionary<Guid, T> rows,
-    ConcurrentDictionary<string, TIndex> indexes,
+    ConcurrentDictionary<string, TenantRows<T, TIndex>> tenants,
     string entityType,
     Func<T, Guid> idOf,
     Func<T, string> tenantOf,
@@ -19,18 +27,54 @@ internal sealed class InMemoryTable<T, TIndex>(
     where T : class
     where TIndex : class, new()
 {
+    // Most applications have one tenant, or serve one tenant per request: remembering the last one found
+    // turns the tenant lookup into a reference comparison, so a read by id touches only the id dictionary.
+    // One immutable holder, replaced by a single reference write: a reader can never see one tenant's id paired
+    // with another tenant's rows.
+    private TenantSlot? _lastTenant;
+
     public T? Find(string tenantId, Guid id) =>
-        rows.TryGetValue(id, out var row) && string.Equals(tenantOf(row), tenantId, StringComparison.Ordinal) ? row : null;
+        Rows(tenantId) is { } rows && rows.Rows.TryGetValue(id, out var row) ? row : null;
 
-    public TIndex Index(string tenantId) => indexes.GetOrAdd(tenantId, static _ => new TIndex());
+    /// <summary>The tenant's rows, or null when the tenant has none (reads never create a tenant).</summary>
+    public TenantRows<T, TIndex>? Rows(string tenantId)
+    {
+        var last = _lastTenant;
+        if (last is not null && ReferenceEquals(last.TenantId, tenantId))
+        {
+            return last.Rows;
+        }
 
-    /// <summary>Resolves ids found in an index to rows, under the index lock so the two agree.</summary>
-    public List<T> Resolve(IEnumerable<Guid> ids)
+        if (!tenants.TryGetValue(tenantId, out var rows))
+        {
+            return null;
+        }
+
+        _lastTenant = new TenantSlot(tenantId, rows);
+        return rows;
+    }
+
+    /// <summary>The tenant's index, empty for a tenant with no rows.</summary>
+    public TIndex Index(string tenantId) => Rows(tenantId)?.Index ?? EmptyIndex;
+
+    private static TIndex EmptyIndex { get; } = new();
+
+    private sealed record TenantSlot(string TenantId, TenantRows<T, TIndex> Rows);
+
+    private TenantRows<T, TIndex> RowsForWrite(string tenantId) => tenants.GetOrAdd(tenantId, static _ => new TenantRows<T, TIndex>());
+
+    /// <summary>Resolves ids found in a tenant's index to rows; call it under the index lock so the two agree.</summary>
+    public List<T> Resolve(string tenantId, IEnumerable<Guid> ids)
     {
         var result = new List<T>();
+        if (Rows(tenantId) is not { } rows)
+        {
+            return result;
+        }
+
         foreach (var id in ids)
         {
-            if (rows.TryGetValue(id, out var row))
+            if (rows.Rows.TryGetValue(id, out var row))
             {
                 result.Add(row);
             }
@@ -43,26 +87,7 @@ internal sealed class InMemoryTable<T, TIndex>(
     /// <param name="checkUnique">Returns the exception to throw when the row would break a uniqueness rule of its index.</param>
     /// <param name="cancellationToken">Cancels the wait for the write gate.</param>
     public ValueTask CreateAsync(T entity, Func<TIndex, T, Exception?> checkUnique, CancellationToken cancellationToken) =>
-        database.WriteAsync(() =>
-        {
-            var index = Index(tenantOf(entity));
-            lock (index)
-            {
-                if (rows.ContainsKey(idOf(entity)))
-                {
-                    throw new DuplicateValueException("Id", idOf(entity).ToString());
-                }
-
-                if (checkUnique(index, entity) is { } duplicate)
-                {
-                    throw duplicate;
-                }
-
-                Put(index, null, entity);
-            }
-
-            return () => Put(Index(tenantOf(entity)), entity, null);
-        }, cancellationToken);
+        CreateManyAsync([entity], checkUnique, cancellationToken);
 
     /// <summary>Adds many rows: every uniqueness rule is checked first (against stored rows and within the batch), then all are added.</summary>
     public ValueTask CreateManyAsync(IReadOnlyList<T> entities, Func<TIndex, T, Exception?> checkUnique, CancellationToken cancellationToken) =>
@@ -73,20 +98,20 @@ internal sealed class InMemoryTable<T, TIndex>(
             {
                 foreach (var entity in entities)
                 {
-                    var index = Index(tenantOf(entity));
-                    lock (index)
+                    var rows = RowsForWrite(tenantOf(entity));
+                    lock (rows.Index)
                     {
-                        if (rows.ContainsKey(idOf(entity)))
+                        if (rows.Rows.ContainsKey(idOf(entity)))
                         {
                             throw new DuplicateValueException("Id", idOf(entity).ToString());
                         }
 
-                        if (checkUnique(index, entity) is { } duplicate)
+                        if (checkUnique(rows.Index, entity) is { } duplicate)
                         {
                             throw duplicate;
                         }
 
-                        Put(index, null, entity);
+                        Put(rows, null, entity);
                         added.Add(entity);
                     }
                 }
@@ -104,26 +129,25 @@ internal sealed class InMemoryTable<T, TIndex>(
     public ValueTask UpdateAsync(T entity, long expectedVersion, Func<TIndex, T, Exception?> checkUnique, CancellationToken cancellationToken) =>
         database.WriteAsync(() =>
         {
-            var tenantId = tenantOf(entity);
-            var index = Index(tenantId);
+            var rows = Rows(tenantOf(entity)) ?? throw new EntityNotFoundException(entityType, idOf(entity));
             T current;
-            lock (index)
+            lock (rows.Index)
             {
-                current = Find(tenantId, idOf(entity)) ?? throw new EntityNotFoundException(entityType, idOf(entity));
+                current = rows.Rows.GetValueOrDefault(idOf(entity)) ?? throw new EntityNotFoundException(entityType, idOf(entity));
                 if (versionOf(current) != expectedVersion)
                 {
                     throw new ConcurrencyConflictException(entityType, idOf(entity), expectedVersion);
                 }
 
-                if (checkUnique(index, entity) is { } duplicate)
+                if (checkUnique(rows.Index, entity) is { } duplicate)
                 {
                     throw duplicate;
                 }
 
-                Put(index, current, entity);
+                Put(rows, current, entity);
             }
 
-            return () => Put(Index(tenantId), entity, current);
+            return () => Put(rows, entity, current);
         }, cancellationToken);
 
     /// <summary>Replaces many rows of one tenant in one write (all or none within a transaction).</summary>
@@ -132,14 +156,18 @@ internal sealed class InMemoryTable<T, TIndex>(
         var count = 0;
         await database.WriteAsync(() =>
         {
-            var index = Index(tenantId);
-            var changes = new List<(T Before, T After)>();
-            lock (index)
+            if (Rows(tenantId) is not { } rows)
             {
-                foreach (var row in select(index))
+                return () => { };
+            }
+
+            var changes = new List<(T Before, T After)>();
+            lock (rows.Index)
+            {
+                foreach (var row in select(rows.Index))
                 {
                     var after = change(row);
-                    Put(index, row, after);
+                    Put(rows, row, after);
                     changes.Add((row, after));
                 }
             }
@@ -149,7 +177,7 @@ internal sealed class InMemoryTable<T, TIndex>(
             {
                 foreach (var (before, after) in changes)
                 {
-                    Put(Index(tenantId), after, before);
+                    Put(rows, after, before);
                 }
             };
         }, cancellationToken).ConfigureAwait(false);
@@ -160,27 +188,27 @@ internal sealed class InMemoryTable<T, TIndex>(
     {
         for (var i = added.Count - 1; i >= 0; i--)
         {
-            Put(Index(tenantOf(added[i])), added[i], null);
+            Put(RowsForWrite(tenantOf(added[i])), added[i], null);
         }
     }
 
-    private void Put(TIndex index, T? before, T? after)
+    private void Put(TenantRows<T, TIndex> rows, T? before, T? after)
     {
-        lock (index)
+        lock (rows.Index)
         {
             if (before is not null)
             {
-                removeFromIndex(index, before);
+                removeFromIndex(rows.Index, before);
             }
 
             if (after is not null)
             {
-                rows[idOf(after)] = after;
-                addToIndex(index, after);
+                rows.Rows[idOf(after)] = after;
+                addToIndex(rows.Index, after);
             }
             else if (before is not null)
             {
-                rows.TryRemove(idOf(before), out _);
+                rows.Rows.TryRemove(idOf(before), out _);
             }
         }
     }

@@ -4,46 +4,98 @@ using Crm.Kit.Orders;
 
 namespace Crm.Kit.InMemory;
 
-/// <summary>A key that maps to a few ids; arrays keep the common one-id case small.</summary>
+/// <summary>
+/// A key that maps to one id or, rarely, to several. Most keys (an email, a phone) belong to one customer, so
+/// they live in a plain <c>key → id</c> map; only keys shared by several ids pay for an array.
+/// </summary>
 internal sealed class MultiMap<TKey>
     where TKey : notnull
 {
-    private readonly Dictionary<TKey, Guid[]> _map;
+    private readonly Dictionary<TKey, Guid> _single;
+    private readonly Dictionary<TKey, Guid[]> _shared;
 
-    public MultiMap(IEqualityComparer<TKey>? comparer = null) => _map = new Dictionary<TKey, Guid[]>(comparer);
+    public MultiMap(IEqualityComparer<TKey>? comparer = null)
+    {
+        _single = new Dictionary<TKey, Guid>(comparer);
+        _shared = new Dictionary<TKey, Guid[]>(comparer);
+    }
 
-    public Guid[] Get(TKey key) => _map.TryGetValue(key, out var ids) ? ids : [];
+    public Guid[] Get(TKey key) =>
+        _single.TryGetValue(key, out var id) ? [id] : _shared.TryGetValue(key, out var ids) ? ids : [];
 
     public void Add(TKey key, Guid id)
     {
-        _map[key] = _map.TryGetValue(key, out var ids) ? [.. ids, id] : [id];
+        if (_single.Remove(key, out var existing))
+        {
+            _shared[key] = existing == id ? [id] : [existing, id];
+        }
+        else if (_shared.TryGetValue(key, out var ids))
+        {
+            _shared[key] = ids.Contains(id) ? ids : [.. ids, id];
+        }
+        else
+        {
+            _single[key] = id;
+        }
     }
 
     public void Remove(TKey key, Guid id)
     {
-        if (_map.TryGetValue(key, out var ids))
+        if (_single.TryGetValue(key, out var existing))
+        {
+            if (existing == id)
+            {
+                _single.Remove(key);
+            }
+        }
+        else if (_shared.TryGetValue(key, out var ids))
         {
             var rest = Array.FindAll(ids, x => x != id);
-            if (rest.Length == 0)
+            if (rest.Length == 1)
             {
-                _map.Remove(key);
+                _shared.Remove(key);
+                _single[key] = rest[0];
+            }
+            else if (rest.Length == 0)
+            {
+                _shared.Remove(key);
             }
             else
             {
-                _map[key] = rest;
+                _shared[key] = rest;
             }
         }
     }
 }
 
-/// <summary>Orders (key, id) pairs by ordinal key, then by id.</summary>
-internal sealed class KeyIdComparer : IComparer<(string Key, Guid Id)>
+/// <summary>
+/// A name key in the in-memory index: the suffix of <see cref="Text"/> from <see cref="Offset"/>. A person's
+/// family-name key is the end of their folded display name, so both keys share one string.
+/// </summary>
+internal readonly record struct NameKey(string Text, int Offset, Guid Id)
 {
-    public static readonly KeyIdComparer Instance = new();
+    public ReadOnlySpan<char> Key => Text.AsSpan(Offset);
 
-    public int Compare((string Key, Guid Id) x, (string Key, Guid Id) y)
+    public static IEnumerable<NameKey> For(Customer customer)
     {
-        var byKey = string.CompareOrdinal(x.Key, y.Key);
+        var display = SearchKeys.Fold(customer.DisplayName);
+        foreach (var key in CustomerSearchKeys.NameKeys(customer))
+        {
+            yield return display.EndsWith(key, StringComparison.Ordinal)
+                ? new NameKey(display, display.Length - key.Length, customer.Id)
+                : new NameKey(key, 0, customer.Id);
+        }
+    }
+}
+
+/// <summary>Orders name keys by ordinal key text, then by id.</summary>
+internal sealed class NameKeyComparer : IComparer<NameKey>
+{
+    public static readonly NameKeyComparer Instance = new();
+
+    public int Compare(NameKey x, NameKey y)
+    {
+        var byKey = x.Key.SequenceCompareTo(y.Key);
         return byKey != 0 ? byKey : x.Id.CompareTo(y.Id);
     }
 }
@@ -71,9 +123,9 @@ internal sealed class CustomerIndex
 
     public MultiMap<Guid> MergedInto { get; } = new();
 
-    public SortedSet<(string Key, Guid Id)> Names { get; } = new(KeyIdComparer.Instance);
+    public SortedChunkList<NameKey> Names { get; } = new(NameKeyComparer.Instance);
 
-    public SortedSet<Guid> Live { get; } = [];
+    public SortedChunkList<Guid> Live { get; } = new(Comparer<Guid>.Default);
 
     public void Remove(Customer customer)
     {
@@ -92,9 +144,9 @@ internal sealed class CustomerIndex
             Phones.Remove(phone, customer.Id);
         }
 
-        foreach (var name in CustomerSearchKeys.NameKeys(customer))
+        foreach (var name in NameKey.For(customer))
         {
-            Names.Remove((name, customer.Id));
+            Names.Remove(name);
         }
 
         if (customer.MergedIntoId is { } survivor)
@@ -122,9 +174,9 @@ internal sealed class CustomerIndex
             Phones.Add(phone, customer.Id);
         }
 
-        foreach (var name in CustomerSearchKeys.NameKeys(customer))
+        foreach (var name in NameKey.For(customer))
         {
-            Names.Add((name, customer.Id));
+            Names.Add(name);
         }
 
         if (customer.MergedIntoId is { } survivor)

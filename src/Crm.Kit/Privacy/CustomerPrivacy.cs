@@ -102,7 +102,7 @@ public class CustomerPrivacy
         Emails = [],
         Phones = [],
         Addresses = [],
-        Attributes = new Dictionary<string, AttributeValue>(),
+        Attributes = AttributeDictionary.Empty,
         ErasedAt = now,
         UpdatedAt = now,
         Version = customer.Version + 1,

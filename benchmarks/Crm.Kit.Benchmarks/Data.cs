@@ -1,0 +1,38 @@
+using Crm.Kit.Customers;
+using Crm.Kit.Testing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Crm.Kit.Benchmarks;
+
+/// <summary>Loads CrmFaker customers through the public API, in batches.</summary>
+internal static class Data
+{
+    public static async Task<List<Customer>> LoadAsync(CustomerManager customers, int count, int seed = 7)
+    {
+        var all = new List<Customer>(count);
+        await LoadAsync(customers, count, all.AddRange, seed);
+        return all;
+    }
+
+    /// <summary>Loads customers and hands each created batch to <paramref name="created"/> (which may drop it).</summary>
+    public static async Task LoadAsync(CustomerManager customers, int count, Action<IReadOnlyList<Customer>> created, int seed = 7)
+    {
+        var faker = new CrmFaker(seed);
+        for (var done = 0; done < count; done += CustomerManager.MaxBatchSize)
+        {
+            var batch = Enumerable.Range(0, Math.Min(CustomerManager.MaxBatchSize, count - done))
+                .Select(i => faker.Person() with { ExternalReference = $"bench-{done + i}" })
+                .ToList();
+            created(await customers.CreateManyAsync(batch));
+        }
+    }
+
+    public static (ServiceProvider Provider, AsyncServiceScope Scope, CustomerManager Customers) InMemory()
+    {
+        var services = new ServiceCollection();
+        services.AddCrmKit();
+        var provider = services.BuildServiceProvider();
+        var scope = provider.CreateAsyncScope();
+        return (provider, scope, scope.ServiceProvider.GetRequiredService<CustomerManager>());
+    }
+}

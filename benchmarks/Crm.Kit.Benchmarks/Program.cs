@@ -1,0 +1,16 @@
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Jobs;
+using BenchmarkDotNet.Running;
+using Crm.Kit.Benchmarks;
+
+// dotnet run -c Release --project benchmarks/Crm.Kit.Benchmarks -- --filter '*GetById*'   (any BenchmarkDotNet arguments)
+// dotnet run -c Release --project benchmarks/Crm.Kit.Benchmarks -- memory [customers]     (retained bytes per customer)
+if (args is ["memory", ..])
+{
+    return await MemoryFootprint.RunAsync(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 1_000_000);
+}
+
+// A short job by default, so anyone can re-check a figure in minutes; pass --job to choose another.
+var config = DefaultConfig.Instance.AddJob(Job.ShortRun.WithId("Short"));
+BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args, config);
+return 0;

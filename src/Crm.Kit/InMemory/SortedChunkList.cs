@@ -1,0 +1,126 @@
+namespace Crm.Kit.InMemory;
+
+/// <summary>
+/// A sorted set kept as a list of sorted chunks (the leaf level of a B+-tree): inserting, removing and finding
+/// cost O(log n) plus a move within one chunk of at most <see cref="MaxChunk"/> items. It stores items inline, so it
+/// costs roughly the item's size per entry, where <see cref="SortedSet{T}"/> spends a 40-byte node on each.
+/// Not thread-safe: the in-memory indexes lock around it.
+/// </summary>
+internal sealed class SortedChunkList<T>(IComparer<T> comparer)
+{
+    private const int MaxChunk = 512;
+    private readonly List<List<T>> _chunks = [];
+
+    public int Count { get; private set; }
+
+    public bool Add(T item)
+    {
+        if (_chunks.Count == 0)
+        {
+            _chunks.Add([item]);
+            Count++;
+            return true;
+        }
+
+        var c = ChunkFor(item);
+        var chunk = _chunks[c];
+        var i = chunk.BinarySearch(item, comparer);
+        if (i >= 0)
+        {
+            return false;
+        }
+
+        chunk.Insert(~i, item);
+        Count++;
+        if (chunk.Count > MaxChunk)
+        {
+            // Split in two halves, each with capacity to spare for the next inserts but no more.
+            var half = chunk.Count / 2;
+            var right = new List<T>(MaxChunk);
+            right.AddRange(chunk.GetRange(half, chunk.Count - half));
+            var left = new List<T>(MaxChunk);
+            left.AddRange(chunk.GetRange(0, half));
+            _chunks[c] = left;
+            _chunks.Insert(c + 1, right);
+        }
+
+        return true;
+    }
+
+    public bool Remove(T item)
+    {
+        if (_chunks.Count == 0)
+        {
+            return false;
+        }
+
+        var c = ChunkFor(item);
+        var chunk = _chunks[c];
+        var i = chunk.BinarySearch(item, comparer);
+        if (i < 0)
+        {
+            return false;
+        }
+
+        chunk.RemoveAt(i);
+        Count--;
+        if (chunk.Count == 0)
+        {
+            _chunks.RemoveAt(c);
+        }
+
+        return true;
+    }
+
+    /// <summary>Items from the first one not less than <paramref name="start"/>, in order.</summary>
+    public IEnumerable<T> From(T start)
+    {
+        if (_chunks.Count == 0)
+        {
+            yield break;
+        }
+
+        var c = ChunkFor(start);
+        var i = _chunks[c].BinarySearch(start, comparer);
+        for (i = i >= 0 ? i : ~i; c < _chunks.Count; c++, i = 0)
+        {
+            var chunk = _chunks[c];
+            for (; i < chunk.Count; i++)
+            {
+                yield return chunk[i];
+            }
+        }
+    }
+
+    /// <summary>Every item, in order.</summary>
+    public IEnumerable<T> All()
+    {
+        foreach (var chunk in _chunks)
+        {
+            foreach (var item in chunk)
+            {
+                yield return item;
+            }
+        }
+    }
+
+    // The last chunk whose first item is not greater than the item (or the first chunk).
+    private int ChunkFor(T item)
+    {
+        int low = 0, high = _chunks.Count - 1;
+        while (low < high)
+        {
+            var mid = (low + high + 1) / 2;
+            if (comparer.Compare(_chunks[mid][0], item) <= 0)
+            {
+                low = mid;
+            }
+            else
+            {
+                high = mid - 1;
+            }
+        }
+
+        return low;
+    }
+}
