@@ -7,6 +7,7 @@ namespace Crm.Kit.Benchmarks;
 
 /// <summary>CustomerManager.FindByIdAsync on the in-memory store against a raw ConcurrentDictionary lookup of the same customers.</summary>
 [MemoryDiagnoser]
+[ShortRunJob]
 public class GetByIdBenchmarks
 {
     private const int Lookups = 4096;
@@ -91,6 +92,7 @@ public class GetByIdBenchmarks
 
 /// <summary>CustomerManager.FindByEmailAsync on the in-memory store at 10k and 1M customers: the cost must not grow with the tenant.</summary>
 [MemoryDiagnoser]
+[ShortRunJob]
 public class GetByEmailBenchmarks
 {
     private const int Lookups = 4096;

@@ -1,5 +1,3 @@
-using BenchmarkDotNet.Configs;
-using BenchmarkDotNet.Jobs;
 using BenchmarkDotNet.Running;
 using Crm.Kit.Benchmarks;
 
@@ -10,7 +8,7 @@ if (args is ["memory", ..])
     return await MemoryFootprint.RunAsync(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 1_000_000);
 }
 
-// A short job by default, so anyone can re-check a figure in minutes; pass --job to choose another.
-var config = DefaultConfig.Instance.AddJob(Job.ShortRun.WithId("Short"));
-BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args, config);
+// Every class declares a short job ([ShortRunJob], or its own), so anyone can re-check a figure in minutes;
+// pass --job to choose another.
+BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
 return 0;

@@ -179,11 +179,11 @@ public sealed class EfCustomerStore<TContext> : ICustomerStore
 
     private async ValueTask<IReadOnlyList<Customer>> FindByKeyAsync(string tenantId, string kind, string value, CancellationToken cancellationToken)
     {
-        var rows = await _context.Set<CustomerKeyRow>().AsNoTracking()
-            .Where(k => k.TenantId == tenantId && k.Kind == kind && k.Value == value)
-            .Join(_context.Set<CustomerRow>().AsNoTracking().Where(r => r.TenantId == tenantId), k => k.CustomerId, r => r.Id, (k, r) => r)
-            .OrderBy(r => r.Id)
-            .ToListAsync(cancellationToken).ConfigureAwait(false);
+        // "Id IN (key subquery)", not a join: without statistics SQLite plans the join as a walk over every customer
+        // of the tenant probing the keys; the subquery form is a key seek and then primary-key seeks everywhere.
+        var ids = _context.Set<CustomerKeyRow>().Where(k => k.TenantId == tenantId && k.Kind == kind && k.Value == value).Select(k => k.CustomerId);
+        var rows = await Rows(tenantId).Where(r => ids.Contains(r.Id)).ToListAsync(cancellationToken).ConfigureAwait(false);
+        rows.Sort((a, b) => a.Id.CompareTo(b.Id));
         return rows.ConvertAll(r => r.ToCustomer());
     }
 

@@ -1,0 +1,103 @@
+using System.Collections.Concurrent;
+using System.Data.Common;
+using Crm.Kit.Customers;
+using Crm.Kit.Interactions;
+using Crm.Kit.Orders;
+using Crm.Kit.Testing;
+using Microsoft.Data.Sqlite;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Diagnostics;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Crm.Kit.Tests.EntityFrameworkCore;
+
+/// <summary>
+/// Every lookup the issue calls indexed must be an index seek in SQLite's own query plan, never a scan of a table.
+/// The SQL is captured from the real commands Crm.Kit sends and explained with the same parameters.
+/// </summary>
+public sealed class QueryPlanTests : IAsyncLifetime
+{
+    private readonly SqliteTestDatabase _database = new();
+    private readonly CommandRecorder _recorder = new();
+
+    public ValueTask InitializeAsync() => _database.InitializeAsync();
+
+    public ValueTask DisposeAsync() => _database.DisposeAsync();
+
+    [Fact]
+    public async Task Lookups_and_listings_never_scan_a_table()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var services = new ServiceCollection();
+        services.AddDbContext<TestCrmDbContext>(o => { _database.Configure(o); o.AddInterceptors(_recorder); });
+        services.AddCrmKit().AddEntityFrameworkStores<TestCrmDbContext>();
+        await using var provider = services.BuildServiceProvider();
+        await using var scope = provider.CreateAsyncScope();
+        var customers = scope.ServiceProvider.GetRequiredService<CustomerManager>();
+        var orders = scope.ServiceProvider.GetRequiredService<OrderManager>();
+        var interactions = scope.ServiceProvider.GetRequiredService<InteractionManager>();
+        var faker = new CrmFaker(9);
+        var created = await customers.CreateManyAsync([.. Enumerable.Range(0, 50).Select(i => faker.Person() with { ExternalReference = "qp-" + i, Phones = [new PhoneContact("+1415555" + (1000 + i))] })], ct);
+        var customer = created[7];
+        var order = await orders.RecordAsync(faker.Order(customer.Id, DateTimeOffset.UtcNow), ct);
+        await interactions.RecordAsync(faker.Task(customer.Id, "owner-1", DateTimeOffset.UtcNow.AddDays(-1)), ct);
+        var firstPage = await customers.ListAsync(pageSize: 10, cancellationToken: ct);
+
+        var lookups = new (string Name, Func<Task> Run)[]
+        {
+            ("FindById", async () => await customers.FindByIdAsync(customer.Id, ct)),
+            ("FindByExternalReference", async () => await customers.FindByExternalReferenceAsync("qp-7", ct)),
+            ("FindByEmail", async () => await customers.FindByEmailAsync(customer.Emails[0].Address, ct)),
+            ("FindByPhone", async () => await customers.FindByPhoneAsync(customer.Phones[0].Number, ct)),
+            ("SearchByName", async () => await customers.SearchByNameAsync(customer.LastName![..3], cancellationToken: ct)),
+            ("ListNextPage", async () => await customers.ListAsync(firstPage.ContinuationToken, 10, ct)),
+            ("FindOrderByReference", async () => await orders.FindByReferenceAsync(order.Reference, ct)),
+            ("OrdersOfCustomer", async () => await orders.ListForCustomerAsync(customer.Id, cancellationToken: ct)),
+            ("Timeline", async () => await interactions.GetTimelineAsync(customer.Id, cancellationToken: ct)),
+            ("OverdueTasks", async () => await interactions.GetOverdueTasksAsync("owner-1", cancellationToken: ct)),
+        };
+
+        await using var connection = new SqliteConnection(((SqliteConnection)scope.ServiceProvider.GetRequiredService<TestCrmDbContext>().Database.GetDbConnection()).ConnectionString);
+        await connection.OpenAsync(ct);
+        foreach (var (name, run) in lookups)
+        {
+            _recorder.Commands.Clear();
+            await run();
+            Assert.NotEmpty(_recorder.Commands);
+            foreach (var (sql, parameters) in _recorder.Commands)
+            {
+                await using var explain = connection.CreateCommand();
+                explain.CommandText = "EXPLAIN QUERY PLAN " + sql;
+                foreach (var (parameterName, value) in parameters)
+                {
+                    explain.Parameters.AddWithValue(parameterName, value ?? DBNull.Value);
+                }
+
+                var plan = new List<string>();
+                await using (var reader = await explain.ExecuteReaderAsync(ct))
+                {
+                    while (await reader.ReadAsync(ct))
+                    {
+                        plan.Add(reader.GetString(3));
+                    }
+                }
+
+                // A scan says SCAN; so does, in effect, an index range constrained by the tenant alone (every row of it).
+                Assert.False(
+                    plan.Any(step => step.StartsWith("SCAN ", StringComparison.Ordinal) || step.EndsWith("(TenantId=?)", StringComparison.Ordinal)),
+                    $"{name} scans a table:\n{sql}\nplan: {string.Join(" | ", plan)}");
+            }
+        }
+    }
+
+    private sealed class CommandRecorder : DbCommandInterceptor
+    {
+        public ConcurrentQueue<(string Sql, List<(string Name, object? Value)> Parameters)> Commands { get; } = new();
+
+        public override ValueTask<InterceptionResult<DbDataReader>> ReaderExecutingAsync(DbCommand command, CommandEventData eventData, InterceptionResult<DbDataReader> result, CancellationToken cancellationToken = default)
+        {
+            Commands.Enqueue((command.CommandText, [.. command.Parameters.Cast<DbParameter>().Select(p => (p.ParameterName, (object?)p.Value))]));
+            return base.ReaderExecutingAsync(command, eventData, result, cancellationToken);
+        }
+    }
+}
