@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using Crm.Kit.Customers;
+using Microsoft.EntityFrameworkCore.Metadata;
 using Crm.Kit.Interactions;
 using Crm.Kit.Orders;
 using Microsoft.EntityFrameworkCore;
@@ -29,20 +30,55 @@ public sealed class EfCustomerStore<TContext> : ICustomerStore
     where TContext : DbContext
 {
     private const int StreamBatchSize = 1000;
+
+    // The hottest lookups are compiled: EF otherwise walks and hashes the LINQ expression tree on every call, which
+    // costs more than the database's index seek. A compiled query binds to one model, and one context type can run
+    // against several (SQLite in tests, PostgreSQL in production), so they are kept per model.
+    private static readonly ConditionalWeakTable<IModel, CompiledLookups> LookupsByModel = new();
+
     private readonly TContext _context;
+    private readonly CompiledLookups _lookups;
 
     /// <summary>Creates the store over the host's context.</summary>
-    public EfCustomerStore(TContext context) => _context = ContextCheck.EnsureModel(context);
+    public EfCustomerStore(TContext context)
+    {
+        _context = ContextCheck.EnsureModel(context);
+        _lookups = LookupsByModel.GetValue(context.Model, static _ => new CompiledLookups());
+    }
+
+    private Func<TContext, string, Guid, CancellationToken, Task<CustomerRow?>> ById => _lookups.ById;
+
+    private Func<TContext, string, string, CancellationToken, Task<CustomerRow?>> ByExternalReference => _lookups.ByExternalReference;
+
+    private Func<TContext, string, string, string, IAsyncEnumerable<CustomerRow>> ByKey => _lookups.ByKey;
+
+    private sealed class CompiledLookups
+    {
+        public Func<TContext, string, Guid, CancellationToken, Task<CustomerRow?>> ById { get; } =
+            EF.CompileAsyncQuery((TContext c, string tenantId, Guid id, CancellationToken _) =>
+                c.Set<CustomerRow>().AsNoTracking().FirstOrDefault(r => r.TenantId == tenantId && r.Id == id));
+
+        public Func<TContext, string, string, CancellationToken, Task<CustomerRow?>> ByExternalReference { get; } =
+            EF.CompileAsyncQuery((TContext c, string tenantId, string reference, CancellationToken _) =>
+                c.Set<CustomerRow>().AsNoTracking().FirstOrDefault(r => r.TenantId == tenantId && r.ExternalReference == reference));
+
+        // "Id IN (key subquery)", not a join: without statistics SQLite plans the join as a walk over every customer
+        // of the tenant probing the keys; the subquery form is a key seek and then primary-key seeks everywhere.
+        public Func<TContext, string, string, string, IAsyncEnumerable<CustomerRow>> ByKey { get; } =
+            EF.CompileAsyncQuery((TContext c, string tenantId, string kind, string value) =>
+                c.Set<CustomerRow>().AsNoTracking().Where(r => r.TenantId == tenantId &&
+                    c.Set<CustomerKeyRow>().Where(k => k.TenantId == tenantId && k.Kind == kind && k.Value == value).Select(k => k.CustomerId).Contains(r.Id)));
+    }
 
     private IQueryable<CustomerRow> Rows(string tenantId) => _context.Set<CustomerRow>().AsNoTracking().Where(r => r.TenantId == tenantId);
 
     /// <inheritdoc />
     public async ValueTask<Customer?> FindByIdAsync(string tenantId, Guid id, CancellationToken cancellationToken) =>
-        (await Rows(tenantId).FirstOrDefaultAsync(r => r.Id == id, cancellationToken).ConfigureAwait(false))?.ToCustomer();
+        (await ById(_context, tenantId, id, cancellationToken).ConfigureAwait(false))?.ToCustomer();
 
     /// <inheritdoc />
     public async ValueTask<Customer?> FindByExternalReferenceAsync(string tenantId, string externalReference, CancellationToken cancellationToken) =>
-        (await Rows(tenantId).FirstOrDefaultAsync(r => r.ExternalReference == externalReference, cancellationToken).ConfigureAwait(false))?.ToCustomer();
+        (await ByExternalReference(_context, tenantId, externalReference, cancellationToken).ConfigureAwait(false))?.ToCustomer();
 
     /// <inheritdoc />
     public ValueTask<IReadOnlyList<Customer>> FindByEmailAsync(string tenantId, string normalizedEmail, CancellationToken cancellationToken) =>
@@ -179,10 +215,12 @@ public sealed class EfCustomerStore<TContext> : ICustomerStore
 
     private async ValueTask<IReadOnlyList<Customer>> FindByKeyAsync(string tenantId, string kind, string value, CancellationToken cancellationToken)
     {
-        // "Id IN (key subquery)", not a join: without statistics SQLite plans the join as a walk over every customer
-        // of the tenant probing the keys; the subquery form is a key seek and then primary-key seeks everywhere.
-        var ids = _context.Set<CustomerKeyRow>().Where(k => k.TenantId == tenantId && k.Kind == kind && k.Value == value).Select(k => k.CustomerId);
-        var rows = await Rows(tenantId).Where(r => ids.Contains(r.Id)).ToListAsync(cancellationToken).ConfigureAwait(false);
+        var rows = new List<CustomerRow>();
+        await foreach (var row in ByKey(_context, tenantId, kind, value).WithCancellation(cancellationToken).ConfigureAwait(false))
+        {
+            rows.Add(row);
+        }
+
         rows.Sort((a, b) => a.Id.CompareTo(b.Id));
         return rows.ConvertAll(r => r.ToCustomer());
     }
