@@ -52,6 +52,12 @@ var ana = await customers.CreateAsync(new CustomerDraft
     InitialConsent = [new ConsentRecord(ContactChannel.Email, ConsentPurpose.Marketing, true, DateTimeOffset.UtcNow, "signup-form")],
 });
 Console.WriteLine($"Created {acme.DisplayName} and {ana.DisplayName} (email stored as {ana.Emails[0].Address}, phone as {ana.Phones[0].Number}).");
+var imported = await customers.CreateManyAsync(
+[
+    new CustomerDraft { FirstName = "Bo", LastName = "Berg", Emails = [new EmailContact("bo@berg.example")], CompanyId = acme.Id },
+    new CustomerDraft { FirstName = "Chen", LastName = "Wei", Phones = [new PhoneContact("+44 20 7946 0958")] },
+]);
+Console.WriteLine($"Imported {imported.Count} more in one batch; a search for 'ber' finds {string.Join(", ", (await customers.SearchByNameAsync("ber")).Select(c => c.DisplayName))}.");
 
 Section("2. Orders");
 var firstOrder = await orders.RecordAsync(new OrderDraft

@@ -148,13 +148,27 @@ public static class EmailAddresses
         }
 
         string domain;
-        try
+        var rawDomain = address.AsSpan(at + 1);
+        if (Ascii.IsValid(rawDomain))
         {
-            domain = Idn.GetAscii(address[(at + 1)..]);
+            // Nearly every domain is ASCII already: check its labels directly instead of running IDN mapping.
+            if (!IsAsciiHostName(rawDomain))
+            {
+                return false;
+            }
+
+            domain = rawDomain.ToString();
         }
-        catch (ArgumentException)
+        else
         {
-            return false;
+            try
+            {
+                domain = Idn.GetAscii(rawDomain.ToString());
+            }
+            catch (ArgumentException)
+            {
+                return false;
+            }
         }
 
         if (!domain.Contains('.', StringComparison.Ordinal) || domain.StartsWith('.') || domain.EndsWith('.') || domain.Contains("..", StringComparison.Ordinal))
@@ -164,6 +178,34 @@ public static class EmailAddresses
 
         normalized = string.Concat(address.AsSpan(0, at + 1), domain).ToLowerInvariant();
         return normalized.Length <= 254;
+    }
+
+    // Host-name rules (RFC 1123): labels of 1-63 letters, digits or hyphens, not starting or ending with a hyphen.
+    private static bool IsAsciiHostName(ReadOnlySpan<char> domain)
+    {
+        if (domain.Length is 0 or > 253)
+        {
+            return false;
+        }
+
+        foreach (var range in domain.Split('.'))
+        {
+            var label = domain[range];
+            if (label.Length is 0 or > 63 || label[0] == '-' || label[^1] == '-')
+            {
+                return false;
+            }
+
+            foreach (var c in label)
+            {
+                if (!char.IsAsciiLetterOrDigit(c) && c != '-')
+                {
+                    return false;
+                }
+            }
+        }
+
+        return true;
     }
 }
 

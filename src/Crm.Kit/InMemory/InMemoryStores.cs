@@ -61,7 +61,7 @@ public sealed class InMemoryCustomerStore : ICustomerStore
         var index = _table.Index(tenantId);
         lock (index)
         {
-            return new(index.ExternalReferences.TryGetValue(externalReference, out var id) ? _table.Find(tenantId, id) : null);
+            return new(index.ExternalReferences.GetValueOrDefault(externalReference));
         }
     }
 
@@ -71,7 +71,7 @@ public sealed class InMemoryCustomerStore : ICustomerStore
         var index = _table.Index(tenantId);
         lock (index)
         {
-            return new(_table.Resolve(tenantId, index.Emails.Get(normalizedEmail)));
+            return new(index.Emails.Get(normalizedEmail));
         }
     }
 
@@ -81,7 +81,7 @@ public sealed class InMemoryCustomerStore : ICustomerStore
         var index = _table.Index(tenantId);
         lock (index)
         {
-            return new(_table.Resolve(tenantId, index.Phones.Get(e164Phone)));
+            return new(index.Phones.Get(e164Phone));
         }
     }
 
@@ -139,7 +139,7 @@ public sealed class InMemoryCustomerStore : ICustomerStore
         var index = _table.Index(tenantId);
         lock (index)
         {
-            return new(_table.Resolve(tenantId, index.MergedInto.Get(survivorId)));
+            return new(index.MergedInto.Get(survivorId));
         }
     }
 
@@ -190,7 +190,7 @@ public sealed class InMemoryCustomerStore : ICustomerStore
     }
 
     private static DuplicateValueException? CheckReference(CustomerIndex index, Customer customer) =>
-        customer.ExternalReference is { } reference && index.ExternalReferences.TryGetValue(reference, out var holder) && holder != customer.Id
+        customer.ExternalReference is { } reference && index.ExternalReferences.TryGetValue(reference, out var holder) && holder.Id != customer.Id
             ? new DuplicateValueException(nameof(Customer.ExternalReference), reference)
             : null;
 }

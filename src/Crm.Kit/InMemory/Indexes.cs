@@ -5,37 +5,39 @@ using Crm.Kit.Orders;
 namespace Crm.Kit.InMemory;
 
 /// <summary>
-/// A key that maps to one id or, rarely, to several. Most keys (an email, a phone) belong to one customer, so
-/// they live in a plain <c>key → id</c> map; only keys shared by several ids pay for an array.
+/// A key that maps to one customer or, rarely, to several. Most keys (an email, a phone) belong to one customer,
+/// so they live in a plain <c>key → customer</c> map; only keys shared by several pay for an array. Holding the
+/// customer itself, not its id, saves a second dictionary hop (a cache miss at a million customers) on every
+/// lookup; the index is rewritten whenever a customer is, so the reference is always the stored one.
 /// </summary>
 internal sealed class MultiMap<TKey>
     where TKey : notnull
 {
-    private readonly Dictionary<TKey, Guid> _single;
-    private readonly Dictionary<TKey, Guid[]> _shared;
+    private readonly Dictionary<TKey, Customer> _single;
+    private readonly Dictionary<TKey, Customer[]> _shared;
 
     public MultiMap(IEqualityComparer<TKey>? comparer = null)
     {
-        _single = new Dictionary<TKey, Guid>(comparer);
-        _shared = new Dictionary<TKey, Guid[]>(comparer);
+        _single = new Dictionary<TKey, Customer>(comparer);
+        _shared = new Dictionary<TKey, Customer[]>(comparer);
     }
 
-    public Guid[] Get(TKey key) =>
-        _single.TryGetValue(key, out var id) ? [id] : _shared.TryGetValue(key, out var ids) ? ids : [];
+    public Customer[] Get(TKey key) =>
+        _single.TryGetValue(key, out var one) ? [one] : _shared.TryGetValue(key, out var many) ? [.. many] : [];
 
-    public void Add(TKey key, Guid id)
+    public void Add(TKey key, Customer customer)
     {
         if (_single.Remove(key, out var existing))
         {
-            _shared[key] = existing == id ? [id] : [existing, id];
+            _shared[key] = existing.Id == customer.Id ? [customer] : [existing, customer];
         }
-        else if (_shared.TryGetValue(key, out var ids))
+        else if (_shared.TryGetValue(key, out var many))
         {
-            _shared[key] = ids.Contains(id) ? ids : [.. ids, id];
+            _shared[key] = [.. many.Where(c => c.Id != customer.Id), customer];
         }
         else
         {
-            _single[key] = id;
+            _single[key] = customer;
         }
     }
 
@@ -43,14 +45,14 @@ internal sealed class MultiMap<TKey>
     {
         if (_single.TryGetValue(key, out var existing))
         {
-            if (existing == id)
+            if (existing.Id == id)
             {
                 _single.Remove(key);
             }
         }
         else if (_shared.TryGetValue(key, out var ids))
         {
-            var rest = Array.FindAll(ids, x => x != id);
+            var rest = Array.FindAll(ids, x => x.Id != id);
             if (rest.Length == 1)
             {
                 _shared.Remove(key);
@@ -115,7 +117,7 @@ internal sealed class TimeIdComparer : IComparer<(long Ticks, Guid Id)>
 /// <summary>One tenant's customer indexes. Guarded by locking the instance.</summary>
 internal sealed class CustomerIndex
 {
-    public Dictionary<string, Guid> ExternalReferences { get; } = new(StringComparer.Ordinal);
+    public Dictionary<string, Customer> ExternalReferences { get; } = new(StringComparer.Ordinal);
 
     public MultiMap<string> Emails { get; } = new(StringComparer.Ordinal);
 
@@ -161,17 +163,17 @@ internal sealed class CustomerIndex
     {
         if (customer.ExternalReference is { } reference)
         {
-            ExternalReferences[reference] = customer.Id;
+            ExternalReferences[reference] = customer;
         }
 
         foreach (var email in CustomerSearchKeys.Emails(customer))
         {
-            Emails.Add(email, customer.Id);
+            Emails.Add(email, customer);
         }
 
         foreach (var phone in CustomerSearchKeys.Phones(customer))
         {
-            Phones.Add(phone, customer.Id);
+            Phones.Add(phone, customer);
         }
 
         foreach (var name in NameKey.For(customer))
@@ -181,7 +183,7 @@ internal sealed class CustomerIndex
 
         if (customer.MergedIntoId is { } survivor)
         {
-            MergedInto.Add(survivor, customer.Id);
+            MergedInto.Add(survivor, customer);
         }
         else
         {
