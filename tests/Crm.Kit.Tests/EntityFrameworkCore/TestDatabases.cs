@@ -1,3 +1,4 @@
+using Crm.Kit.Testing.Specification;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Diagnostics;
@@ -11,25 +12,33 @@ public sealed class TestCrmDbContext(DbContextOptions<TestCrmDbContext> options)
     protected override void OnModelCreating(ModelBuilder modelBuilder) => modelBuilder.ApplyCrmKitModel();
 }
 
-/// <summary>A database the EF specification classes run against.</summary>
-public interface ITestDatabase : IAsyncDisposable
+/// <summary>A database the EF specification classes run against, through the host's own context.</summary>
+public abstract class EfTestDatabase : ISpecificationStore
 {
-    ValueTask InitializeAsync();
+    public abstract ValueTask InitializeAsync();
 
-    void Configure(DbContextOptionsBuilder options);
+    public abstract void Configure(DbContextOptionsBuilder options);
+
+    public void AddStores(CrmKitBuilder builder)
+    {
+        builder.Services.AddDbContext<TestCrmDbContext>(Configure);
+        builder.AddEntityFrameworkStores<TestCrmDbContext>();
+    }
+
+    public abstract ValueTask DisposeAsync();
 }
 
 /// <summary>A temporary SQLite file, created per test class instance and deleted afterwards.</summary>
-public sealed class SqliteTestDatabase : ITestDatabase
+public sealed class SqliteTestDatabase : EfTestDatabase
 {
     private readonly string _path = Path.Combine(Path.GetTempPath(), $"crmkit-test-{Guid.NewGuid():N}.db");
 
     private string ConnectionString => new SqliteConnectionStringBuilder { DataSource = _path, DefaultTimeout = 60 }.ToString();
 
-    public void Configure(DbContextOptionsBuilder options) =>
+    public override void Configure(DbContextOptionsBuilder options) =>
         options.UseSqlite(ConnectionString).ConfigureWarnings(w => w.Throw(RelationalEventId.MultipleCollectionIncludeWarning));
 
-    public async ValueTask InitializeAsync()
+    public override async ValueTask InitializeAsync()
     {
         var options = new DbContextOptionsBuilder<TestCrmDbContext>();
         Configure(options);
@@ -39,7 +48,7 @@ public sealed class SqliteTestDatabase : ITestDatabase
         await context.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;");
     }
 
-    public ValueTask DisposeAsync()
+    public override ValueTask DisposeAsync()
     {
         SqliteConnection.ClearAllPools();
         foreach (var file in new[] { _path, _path + "-wal", _path + "-shm" })
@@ -55,7 +64,7 @@ public sealed class SqliteTestDatabase : ITestDatabase
 /// The PostgreSQL database named by <c>CRMKIT_TEST_POSTGRES</c>. It is dropped and recreated once per test run;
 /// tests then share it safely because each works in tenants of its own.
 /// </summary>
-public sealed class PostgresTestDatabase : ITestDatabase
+public sealed class PostgresTestDatabase : EfTestDatabase
 {
     public const string Variable = "CRMKIT_TEST_POSTGRES";
     private static readonly SemaphoreSlim SchemaGate = new(1, 1);
@@ -63,9 +72,9 @@ public sealed class PostgresTestDatabase : ITestDatabase
 
     public static string? ConnectionString => Environment.GetEnvironmentVariable(Variable) is { Length: > 0 } value ? value : null;
 
-    public void Configure(DbContextOptionsBuilder options) => options.UseNpgsql(ConnectionString);
+    public override void Configure(DbContextOptionsBuilder options) => options.UseNpgsql(ConnectionString);
 
-    public async ValueTask InitializeAsync()
+    public override async ValueTask InitializeAsync()
     {
         if (ConnectionString is null)
         {
@@ -91,14 +100,5 @@ public sealed class PostgresTestDatabase : ITestDatabase
         }
     }
 
-    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
-}
-
-internal static class EfStores
-{
-    public static void Add(CrmKitBuilder builder, ITestDatabase database)
-    {
-        builder.Services.AddDbContext<TestCrmDbContext>(database.Configure);
-        builder.AddEntityFrameworkStores<TestCrmDbContext>();
-    }
+    public override ValueTask DisposeAsync() => ValueTask.CompletedTask;
 }

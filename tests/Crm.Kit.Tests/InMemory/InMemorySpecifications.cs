@@ -1,42 +1,41 @@
 using Crm.Kit.InMemory;
-using Microsoft.Extensions.DependencyInjection;
 using Crm.Kit.Testing.Specification;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Crm.Kit.Tests.InMemory;
 
-// Each test class gets its own database; hosts within one test share it, so tenant isolation is really tested.
-public sealed class InMemoryCustomerSpecification : CustomerSpecification, IDisposable
+/// <summary>A fresh in-memory database per test, shared by every host of that test.</summary>
+public sealed class InMemorySpecificationStore : ISpecificationStore
 {
     private readonly InMemoryCrmDatabase _database = new();
 
-    protected override void AddStores(CrmKitBuilder builder) => builder.AddInMemoryStores(_database);
+    public ValueTask InitializeAsync() => ValueTask.CompletedTask;
 
-    public void Dispose() => _database.Dispose();
+    public void AddStores(CrmKitBuilder builder) => builder.AddInMemoryStores(_database);
+
+    public ValueTask DisposeAsync()
+    {
+        _database.Dispose();
+        return ValueTask.CompletedTask;
+    }
 }
 
-public sealed class InMemoryOrderSpecification : OrderSpecification, IDisposable
+public sealed class InMemoryCustomerSpecification : CustomerSpecification
 {
-    private readonly InMemoryCrmDatabase _database = new();
-
-    protected override void AddStores(CrmKitBuilder builder) => builder.AddInMemoryStores(_database);
-
-    public void Dispose() => _database.Dispose();
+    protected override ISpecificationStore CreateStore() => new InMemorySpecificationStore();
 }
 
-public sealed class InMemoryInteractionSpecification : InteractionSpecification, IDisposable
+public sealed class InMemoryOrderSpecification : OrderSpecification
 {
-    private readonly InMemoryCrmDatabase _database = new();
-
-    protected override void AddStores(CrmKitBuilder builder) => builder.AddInMemoryStores(_database);
-
-    public void Dispose() => _database.Dispose();
+    protected override ISpecificationStore CreateStore() => new InMemorySpecificationStore();
 }
 
-public sealed class InMemoryDuplicateAndPrivacySpecification : DuplicateAndPrivacySpecification, IDisposable
+public sealed class InMemoryInteractionSpecification : InteractionSpecification
 {
-    private readonly InMemoryCrmDatabase _database = new();
+    protected override ISpecificationStore CreateStore() => new InMemorySpecificationStore();
+}
 
-    protected override void AddStores(CrmKitBuilder builder) => builder.AddInMemoryStores(_database);
-
-    public void Dispose() => _database.Dispose();
+public sealed class InMemoryDuplicateAndPrivacySpecification : DuplicateAndPrivacySpecification
+{
+    protected override ISpecificationStore CreateStore() => new InMemorySpecificationStore();
 }
