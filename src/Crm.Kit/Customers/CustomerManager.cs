@@ -155,7 +155,7 @@ public class CustomerManager
     /// The customer with this id. An id that was merged away resolves to the customer it was merged into;
     /// returns <see langword="null"/> when there is none in the current tenant.
     /// </summary>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ValueTask<Customer?> FindByIdAsync(Guid id, CancellationToken cancellationToken = default)
     {
         // Kept tiny so that it inlines into the caller: a live customer from the in-memory store comes back with

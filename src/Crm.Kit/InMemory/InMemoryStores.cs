@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using Crm.Kit.Customers;
 using Crm.Kit.Interactions;
@@ -12,9 +13,11 @@ public sealed class InMemoryCustomerStore : ICustomerStore
     private readonly InMemoryTable<Customer, CustomerIndex> _table;
     private readonly InMemoryCrmDatabase _database;
 
-    // The read by id is Crm.Kit's hottest path. It is written here, over concrete types, rather than in the
-    // generic table: shared generic code over reference types resolves its types at run time on every call,
-    // which cost more than the dictionary lookup itself.
+    // The read by id is Crm.Kit's hottest path. It is written here, small and over concrete types, so that
+    // CustomerManager can call it directly and the JIT can inline the whole read into the caller: measured,
+    // every call layer left on the path cost more than the dictionary lookup itself (docs/benchmarks.md).
+    // Remembering the last tenant turns the tenant lookup into a reference comparison; the holder is one
+    // immutable object, so a reader never pairs one tenant's id with another tenant's rows.
     private LastTenant? _lastTenant;
 
     /// <summary>Creates the store over a database.</summary>
@@ -31,11 +34,11 @@ public sealed class InMemoryCustomerStore : ICustomerStore
         new(FindById(tenantId, id));
 
     /// <summary>The customer with this id (merged-away customers included), answered synchronously.</summary>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal Customer? FindById(string tenantId, Guid id)
     {
         var last = _lastTenant;
-        System.Collections.Concurrent.ConcurrentDictionary<Guid, Customer> rows;
+        ConcurrentDictionary<Guid, Customer> rows;
         if (last is not null && ReferenceEquals(last.TenantId, tenantId))
         {
             rows = last.Rows;
@@ -53,7 +56,7 @@ public sealed class InMemoryCustomerStore : ICustomerStore
         return rows.TryGetValue(id, out var customer) ? customer : null;
     }
 
-    private sealed record LastTenant(string TenantId, System.Collections.Concurrent.ConcurrentDictionary<Guid, Customer> Rows);
+    private sealed record LastTenant(string TenantId, ConcurrentDictionary<Guid, Customer> Rows);
 
     /// <inheritdoc />
     public ValueTask<Customer?> FindByExternalReferenceAsync(string tenantId, string externalReference, CancellationToken cancellationToken)
