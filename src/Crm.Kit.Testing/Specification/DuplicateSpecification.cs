@@ -121,6 +121,24 @@ public abstract class DuplicateAndPrivacySpecification : CrmSpecification
         await Assert.ThrowsAsync<CrmValidationException>(() => host.Merger.PreviewAsync(survivor.Id, survivor.Id, Cancel));
     }
 
+    /// <summary>Orders and interactions addressed to a merged-away id land on the survivor, and count in its metrics.</summary>
+    [Fact]
+    public virtual async Task Writes_to_a_merged_away_id_reach_the_survivor()
+    {
+        var host = CreateHost();
+        var survivor = await host.Customers.CreateAsync(Faker.Person(), Cancel);
+        var duplicate = await host.Customers.CreateAsync(Faker.Person(), Cancel);
+        await host.Merger.MergeAsync(survivor.Id, duplicate.Id, Cancel);
+
+        var order = await host.Orders.RecordAsync(Faker.Order(duplicate.Id, Clock.GetUtcNow()), Cancel);
+        var note = await host.Interactions.RecordAsync(Faker.Interaction(duplicate.Id, Clock.GetUtcNow()), Cancel);
+
+        Assert.Equal(survivor.Id, order.CustomerId);
+        Assert.Equal(survivor.Id, note.CustomerId);
+        var found = await host.Customers.GetByIdAsync(survivor.Id, Cancel);
+        Assert.Equal((1, order.Total), (found.Metrics.OrderCount, found.Metrics.TotalSpent));
+    }
+
     /// <summary>The export holds the profile, orders and timeline as JSON.</summary>
     [Fact]
     public virtual async Task Export_contains_everything_held()

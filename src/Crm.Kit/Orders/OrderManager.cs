@@ -72,32 +72,43 @@ public class OrderManager
             return existing;
         }
 
-        var customer = await _customerManager.FindByIdAsync(draft.CustomerId, cancellationToken).ConfigureAwait(false)
-            ?? throw new CrmValidationException(nameof(draft.CustomerId), "customer-exists", $"{draft.CustomerId} is not a customer in this tenant");
         var now = _time.GetUtcNow();
-        var order = new Order
-        {
-            Id = Guid.CreateVersion7(now),
-            TenantId = TenantId,
-            Version = 1,
-            CustomerId = customer.Id,
-            Reference = reference,
-            Currency = draft.Currency,
-            Channel = string.IsNullOrWhiteSpace(draft.Channel) ? null : draft.Channel.Trim(),
-            PlacedAt = (draft.PlacedAt ?? now).ToUniversalTime(),
-            Lines = [.. draft.Lines.Select(l => l with { Sku = l.Sku.Trim(), ProductName = l.ProductName.Trim(), Category = string.IsNullOrWhiteSpace(l.Category) ? null : l.Category.Trim() })],
-            CreatedAt = now,
-        };
+        var placedAt = (draft.PlacedAt ?? now).ToUniversalTime();
+        var lines = draft.Lines.Select(l => l with { Sku = l.Sku.Trim(), ProductName = l.ProductName.Trim(), Category = string.IsNullOrWhiteSpace(l.Category) ? null : l.Category.Trim() }).ToArray();
+        var orderId = Guid.CreateVersion7(now);
 
         // Convert before the transaction: a converter may do I/O, and an unknown rate must fail before anything is written.
-        var reportingAmount = await _metrics.ToReportingAsync(order.Total, order.Currency, order.PlacedAt, nameof(draft.Currency), cancellationToken).ConfigureAwait(false);
+        var reportingAmount = await _metrics.ToReportingAsync(lines.Sum(l => l.LineTotal), draft.Currency, placedAt, nameof(draft.Currency), cancellationToken).ConfigureAwait(false);
 
         var outcome = await ConcurrencyRetry.RunAsync(_options.ConcurrencyRetryLimit, _instrumentation, async () =>
         {
+            // Resolved on every attempt: if the customer is merged away meanwhile, the order belongs to the survivor.
+            var customer = await _customerManager.FindByIdAsync(draft.CustomerId, cancellationToken).ConfigureAwait(false)
+                ?? throw new CrmValidationException(nameof(draft.CustomerId), "customer-exists", $"{draft.CustomerId} is not a customer in this tenant");
+            var order = new Order
+            {
+                Id = orderId,
+                TenantId = TenantId,
+                Version = 1,
+                CustomerId = customer.Id,
+                Reference = reference,
+                Currency = draft.Currency,
+                Channel = string.IsNullOrWhiteSpace(draft.Channel) ? null : draft.Channel.Trim(),
+                PlacedAt = placedAt,
+                Lines = lines,
+                CreatedAt = now,
+            };
+
             var transaction = await _unitOfWork.BeginAsync(cancellationToken).ConfigureAwait(false);
             await using var transactionScope = transaction.ConfigureAwait(false);
             var current = await _customers.FindByIdAsync(TenantId, customer.Id, cancellationToken).ConfigureAwait(false)
                 ?? throw new EntityNotFoundException(nameof(Customer), customer.Id);
+            if (current.MergedIntoId is not null)
+            {
+                // Merged between the lookup and the transaction: a lost race like any other, so try again.
+                throw new ConcurrencyConflictException(nameof(Customer), current.Id, customer.Version);
+            }
+
             try
             {
                 await _orders.CreateAsync(order, cancellationToken).ConfigureAwait(false);
@@ -131,16 +142,17 @@ public class OrderManager
                 ?? throw new InvalidOperationException($"Order reference '{reference}' was reported as taken but cannot be read back.");
         }
 
+        var recorded = outcome.Order;
         _instrumentation.OrdersRecorded.Add(1);
-        CrmKitLog.OrderRecorded(_logger, order.Id, order.Reference, order.CustomerId);
-        List<CrmEvent> events = [new OrderRecorded { Order = order, TenantId = TenantId, OccurredAt = now }];
+        CrmKitLog.OrderRecorded(_logger, recorded.Id, recorded.Reference, recorded.CustomerId);
+        List<CrmEvent> events = [new OrderRecorded { Order = recorded, TenantId = TenantId, OccurredAt = now }];
         if (outcome.StageChanged)
         {
-            events.Add(new LifecycleStageChanged { CustomerId = customer.Id, From = outcome.Customer.LifecycleStage, To = StageAfterOrder(outcome.Customer.LifecycleStage), Reason = "first-order", TenantId = TenantId, OccurredAt = now });
+            events.Add(new LifecycleStageChanged { CustomerId = recorded.CustomerId, From = outcome.Customer.LifecycleStage, To = StageAfterOrder(outcome.Customer.LifecycleStage), Reason = "first-order", TenantId = TenantId, OccurredAt = now });
         }
 
         await _events.PublishAsync(events, cancellationToken).ConfigureAwait(false);
-        return order;
+        return recorded;
     }
 
     /// <summary>
