@@ -29,7 +29,6 @@ internal static class ContextCheck
 public sealed class EfCustomerStore<TContext> : ICustomerStore
     where TContext : DbContext
 {
-    private const int StreamBatchSize = 1000;
 
     // The hottest lookups are compiled: EF otherwise walks and hashes the LINQ expression tree on every call, which
     // costs more than the database's index seek. A compiled query binds to one model, and one context type can run
@@ -118,26 +117,8 @@ public sealed class EfCustomerStore<TContext> : ICustomerStore
     }
 
     /// <inheritdoc />
-    public async IAsyncEnumerable<Customer> StreamAsync(string tenantId, [EnumeratorCancellation] CancellationToken cancellationToken)
-    {
-        // Batches rather than one open reader: the host may use the same context between items.
-        Guid? after = null;
-        while (true)
-        {
-            var batch = await ListAsync(tenantId, after, StreamBatchSize, cancellationToken).ConfigureAwait(false);
-            foreach (var customer in batch)
-            {
-                yield return customer;
-            }
-
-            if (batch.Count < StreamBatchSize)
-            {
-                yield break;
-            }
-
-            after = batch[^1].Id;
-        }
-    }
+    public IAsyncEnumerable<Customer> StreamAsync(string tenantId, CancellationToken cancellationToken) =>
+        KeysetStream.ByIdAsync((after, limit, ct) => ListAsync(tenantId, after, limit, ct), c => c.Id, cancellationToken);
 
     /// <inheritdoc />
     public async ValueTask<IReadOnlyList<Customer>> FindMergedIntoAsync(string tenantId, Guid survivorId, CancellationToken cancellationToken)
@@ -241,7 +222,6 @@ public sealed class EfCustomerStore<TContext> : ICustomerStore
 public sealed class EfOrderStore<TContext> : IOrderStore
     where TContext : DbContext
 {
-    private const int StreamBatchSize = 1000;
     private readonly TContext _context;
 
     /// <summary>Creates the store over the host's context.</summary>
@@ -283,31 +263,21 @@ public sealed class EfOrderStore<TContext> : IOrderStore
     }
 
     /// <inheritdoc />
-    public async IAsyncEnumerable<Order> StreamAsync(string tenantId, [EnumeratorCancellation] CancellationToken cancellationToken)
-    {
-        Guid? after = null;
-        while (true)
-        {
-            var query = Rows(tenantId);
-            if (after is { } a)
+    public IAsyncEnumerable<Order> StreamAsync(string tenantId, CancellationToken cancellationToken) =>
+        KeysetStream.ByIdAsync(
+            async (after, limit, ct) =>
             {
-                query = query.Where(r => r.Id.CompareTo(a) > 0);
-            }
+                var query = Rows(tenantId);
+                if (after is { } a)
+                {
+                    query = query.Where(r => r.Id.CompareTo(a) > 0);
+                }
 
-            var batch = await query.OrderBy(r => r.Id).Take(StreamBatchSize).ToListAsync(cancellationToken).ConfigureAwait(false);
-            foreach (var row in batch)
-            {
-                yield return row.ToOrder();
-            }
-
-            if (batch.Count < StreamBatchSize)
-            {
-                yield break;
-            }
-
-            after = batch[^1].Id;
-        }
-    }
+                var rows = await query.OrderBy(r => r.Id).Take(limit).ToListAsync(ct).ConfigureAwait(false);
+                return (IReadOnlyList<Order>)rows.ConvertAll(r => r.ToOrder());
+            },
+            o => o.Id,
+            cancellationToken);
 
     /// <inheritdoc />
     public async ValueTask CreateAsync(Order order, CancellationToken cancellationToken)

@@ -31,6 +31,42 @@ internal static class ConcurrencyRetry
     }
 }
 
+/// <summary>
+/// Streams a whole listing ordered by id in batches, one keyset page at a time, so no store holds a reader open
+/// between items (the caller may use the same connection or context meanwhile).
+/// </summary>
+internal static class KeysetStream
+{
+    public const int BatchSize = 1000;
+
+    /// <param name="page">Returns up to <c>limit</c> items ordered by id, after the given id when there is one.</param>
+    /// <param name="idOf">An item's id.</param>
+    /// <param name="cancellationToken">Checked between batches.</param>
+    public static async IAsyncEnumerable<T> ByIdAsync<T>(
+        Func<Guid?, int, CancellationToken, ValueTask<IReadOnlyList<T>>> page,
+        Func<T, Guid> idOf,
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        Guid? after = null;
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var batch = await page(after, BatchSize, cancellationToken).ConfigureAwait(false);
+            foreach (var item in batch)
+            {
+                yield return item;
+            }
+
+            if (batch.Count < BatchSize)
+            {
+                yield break;
+            }
+
+            after = idOf(batch[^1]);
+        }
+    }
+}
+
 /// <summary>Encodes and decodes the opaque continuation tokens of keyset-paged listings.</summary>
 internal static class ContinuationTokens
 {
@@ -69,6 +105,15 @@ internal static class ContinuationTokens
 
         throw new CrmValidationException("continuationToken", "token-format", "is not a token returned by a previous page of this listing");
     }
+
+    /// <summary>
+    /// Builds a page from up to <paramref name="pageSize"/> + 1 items: the extra item, when present, only tells
+    /// that another page follows, whose token is the position of the last item shown.
+    /// </summary>
+    public static Page<T> ToPage<T>(IReadOnlyList<T> items, int pageSize, Func<T, string> tokenOf) =>
+        items.Count > pageSize
+            ? new Page<T>(items.Take(pageSize).ToList(), tokenOf(items[pageSize - 1]))
+            : new Page<T>(items, null);
 
     public static int CheckPageSize(int pageSize, CrmKitOptions options)
     {

@@ -127,8 +127,7 @@ public class CustomerManager
         errors.ThrowIfAny();
         foreach (var companyId in companies)
         {
-            var company = await FindByIdAsync(companyId, cancellationToken).ConfigureAwait(false);
-            if (company is null || company.Kind != CustomerKind.Company)
+            if (await FindCompanyAsync(companyId, cancellationToken).ConfigureAwait(false) is null)
             {
                 errors.Add("CompanyId", "company-exists", $"{companyId} is not a company customer in this tenant");
             }
@@ -230,9 +229,7 @@ public class CustomerManager
         var after = ContinuationTokens.DecodeId(continuationToken);
         ContinuationTokens.CheckPageSize(pageSize, Options);
         var items = await _store.ListAsync(TenantId, after, pageSize + 1, cancellationToken).ConfigureAwait(false);
-        return items.Count > pageSize
-            ? new Page<Customer>(items.Take(pageSize).ToList(), ContinuationTokens.Encode(items[pageSize - 1].Id))
-            : new Page<Customer>(items, null);
+        return ContinuationTokens.ToPage(items, pageSize, c => ContinuationTokens.Encode(c.Id));
     }
 
     /// <summary>Every customer of the tenant, streamed in creation order.</summary>
@@ -408,8 +405,8 @@ public class CustomerManager
 
         if (draft.CompanyId is { } companyId)
         {
-            var company = await FindByIdAsync(companyId, cancellationToken).ConfigureAwait(false);
-            if (company is null || company.Kind != CustomerKind.Company)
+            var company = await FindCompanyAsync(companyId, cancellationToken).ConfigureAwait(false);
+            if (company is null)
             {
                 errors.Add(nameof(draft.CompanyId), "company-exists", $"{companyId} is not a company customer in this tenant");
             }
@@ -421,6 +418,10 @@ public class CustomerManager
 
         errors.ThrowIfAny();
     }
+
+    /// <summary>The company customer with this id (following merges), or null when there is none or it is a person.</summary>
+    private async ValueTask<Customer?> FindCompanyAsync(Guid id, CancellationToken cancellationToken) =>
+        await FindByIdAsync(id, cancellationToken).ConfigureAwait(false) is { Kind: CustomerKind.Company } company ? company : null;
 
     private async ValueTask<Customer?> FindByIdThroughStoreAsync(Guid id, CancellationToken cancellationToken)
     {

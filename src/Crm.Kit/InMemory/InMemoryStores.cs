@@ -9,7 +9,6 @@ namespace Crm.Kit.InMemory;
 /// <summary>The in-memory <see cref="ICustomerStore"/>: every lookup is a hash or sorted-set index, never a scan.</summary>
 public sealed class InMemoryCustomerStore : ICustomerStore
 {
-    private const int StreamBatchSize = 1000;
     private readonly InMemoryTable<Customer, CustomerIndex> _table;
     private readonly InMemoryCrmDatabase _database;
 
@@ -115,26 +114,8 @@ public sealed class InMemoryCustomerStore : ICustomerStore
     }
 
     /// <inheritdoc />
-    public async IAsyncEnumerable<Customer> StreamAsync(string tenantId, [EnumeratorCancellation] CancellationToken cancellationToken)
-    {
-        Guid? after = null;
-        while (true)
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            var batch = await ListAsync(tenantId, after, StreamBatchSize, cancellationToken).ConfigureAwait(false);
-            foreach (var customer in batch)
-            {
-                yield return customer;
-            }
-
-            if (batch.Count < StreamBatchSize)
-            {
-                yield break;
-            }
-
-            after = batch[^1].Id;
-        }
-    }
+    public IAsyncEnumerable<Customer> StreamAsync(string tenantId, CancellationToken cancellationToken) =>
+        KeysetStream.ByIdAsync((after, limit, ct) => ListAsync(tenantId, after, limit, ct), c => c.Id, cancellationToken);
 
     /// <inheritdoc />
     public ValueTask<IReadOnlyList<Customer>> FindMergedIntoAsync(string tenantId, Guid survivorId, CancellationToken cancellationToken)
@@ -201,7 +182,6 @@ public sealed class InMemoryCustomerStore : ICustomerStore
 /// <summary>The in-memory <see cref="IOrderStore"/>.</summary>
 public sealed class InMemoryOrderStore : IOrderStore
 {
-    private const int StreamBatchSize = 1000;
     private readonly InMemoryTable<Order, OrderIndex> _table;
 
     /// <summary>Creates the store over a database.</summary>
@@ -260,34 +240,19 @@ public sealed class InMemoryOrderStore : IOrderStore
     }
 
     /// <inheritdoc />
-    public async IAsyncEnumerable<Order> StreamAsync(string tenantId, [EnumeratorCancellation] CancellationToken cancellationToken)
-    {
-        var index = _table.Index(tenantId);
-        Guid? after = null;
-        while (true)
-        {
-            List<Order> batch;
-            lock (index)
+    public IAsyncEnumerable<Order> StreamAsync(string tenantId, CancellationToken cancellationToken) =>
+        KeysetStream.ByIdAsync(
+            (after, limit, _) =>
             {
-                IEnumerable<Guid> ids = after is { } a ? index.All.GetViewBetween(a, Guid.AllBitsSet).SkipWhile(id => id == a) : index.All;
-                batch = _table.Resolve(tenantId, ids.Take(StreamBatchSize));
-            }
-
-            foreach (var order in batch)
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                yield return order;
-            }
-
-            if (batch.Count < StreamBatchSize)
-            {
-                yield break;
-            }
-
-            after = batch[^1].Id;
-            await Task.Yield();
-        }
-    }
+                var index = _table.Index(tenantId);
+                lock (index)
+                {
+                    IEnumerable<Guid> ids = after is { } a ? index.All.GetViewBetween(a, Guid.AllBitsSet).SkipWhile(id => id == a) : index.All;
+                    return new ValueTask<IReadOnlyList<Order>>(_table.Resolve(tenantId, ids.Take(limit)));
+                }
+            },
+            o => o.Id,
+            cancellationToken);
 
     /// <inheritdoc />
     public ValueTask CreateAsync(Order order, CancellationToken cancellationToken) => _table.CreateAsync(order, CheckReference, cancellationToken);

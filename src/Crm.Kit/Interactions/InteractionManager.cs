@@ -126,9 +126,7 @@ public class InteractionManager
         }
 
         var items = await _store.ListByCustomerAsync(TenantId, customer.Id, before, pageSize + 1, cancellationToken).ConfigureAwait(false);
-        return items.Count > pageSize
-            ? new Page<Interaction>(items.Take(pageSize).ToList(), ContinuationTokens.Encode(new KeysetPosition(items[pageSize - 1].OccurredAt, items[pageSize - 1].Id)))
-            : new Page<Interaction>(items, null);
+        return ContinuationTokens.ToPage(items, pageSize, i => ContinuationTokens.Encode(new KeysetPosition(i.OccurredAt, i.Id)));
     }
 
     /// <summary>An owner's open tasks that are past due now, soonest due first.</summary>

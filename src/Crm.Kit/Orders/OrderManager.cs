@@ -237,9 +237,7 @@ public class OrderManager
         }
 
         var items = await _orders.ListByCustomerAsync(TenantId, customer.Id, before, pageSize + 1, cancellationToken).ConfigureAwait(false);
-        return items.Count > pageSize
-            ? new Page<Order>(items.Take(pageSize).ToList(), ContinuationTokens.Encode(new KeysetPosition(items[pageSize - 1].PlacedAt, items[pageSize - 1].Id)))
-            : new Page<Order>(items, null);
+        return ContinuationTokens.ToPage(items, pageSize, o => ContinuationTokens.Encode(new KeysetPosition(o.PlacedAt, o.Id)));
     }
 
     /// <summary>The stage a customer moves to when an order is recorded.</summary>
