@@ -32,6 +32,11 @@ public static class CrmKitModelBuilderExtensions
             b.Property(r => r.TotalSpent).HasPrecision(28, 8);
             b.Property(r => r.AverageOrderValue).HasPrecision(28, 8);
             b.Property(r => r.Document).IsRequired();
+            b.Property(r => r.CountryKey).HasMaxLength(10);
+            b.Property(r => r.CityKey).HasMaxLength(200);
+            b.Property(r => r.PostalCodeKey).HasMaxLength(50);
+            b.Property(r => r.OwnerKey).HasMaxLength(200);
+            b.Property(r => r.CompanyKey).HasMaxLength(200);
             b.HasIndex(r => new { r.TenantId, r.ExternalReference }).IsUnique();
             b.HasIndex(r => new { r.TenantId, r.Id });
             b.HasIndex(r => new { r.TenantId, r.MergedIntoId });
@@ -45,6 +50,38 @@ public static class CrmKitModelBuilderExtensions
             b.Property(r => r.Kind).HasMaxLength(1);
             b.Property(r => r.Value).HasMaxLength(400);
             b.HasIndex(r => r.CustomerId);
+        });
+
+        modelBuilder.Entity<CustomerAttributeRow>(b =>
+        {
+            b.ToTable(tablePrefix + "customer_attributes");
+            b.HasKey(r => new { r.TenantId, r.CustomerId, r.Key, r.Ordinal });
+            b.Property(r => r.TenantId).HasMaxLength(100);
+            b.Property(r => r.Key).HasMaxLength(64);
+            b.Property(r => r.Text).HasMaxLength(4000);
+            b.Property(r => r.Number).HasPrecision(28, 8);
+            b.HasIndex(r => new { r.TenantId, r.Key, r.Kind });
+        });
+
+        modelBuilder.Entity<SegmentRow>(b =>
+        {
+            b.ToTable(tablePrefix + "segments");
+            b.HasKey(r => r.Id);
+            b.Property(r => r.Id).ValueGeneratedNever();
+            b.Property(r => r.TenantId).HasMaxLength(100).IsRequired().IsConcurrencyToken();
+            b.Property(r => r.Version).IsConcurrencyToken();
+            b.Property(r => r.Name).HasMaxLength(200).IsRequired();
+            b.Property(r => r.Description).HasMaxLength(2000);
+            b.HasIndex(r => new { r.TenantId, r.Name }).IsUnique();
+            b.HasIndex(r => new { r.TenantId, r.Kind });
+        });
+
+        modelBuilder.Entity<SegmentMemberRow>(b =>
+        {
+            b.ToTable(tablePrefix + "segment_members");
+            b.HasKey(r => new { r.TenantId, r.SegmentId, r.CustomerId });
+            b.Property(r => r.TenantId).HasMaxLength(100);
+            b.HasIndex(r => new { r.TenantId, r.CustomerId });
         });
 
         modelBuilder.Entity<OrderRow>(b =>

@@ -133,6 +133,7 @@ public sealed class EfCustomerStore<TContext> : ICustomerStore
         {
             _context.Add(CustomerRow.From(customer));
             _context.AddRange(CustomerKeyRow.For(customer));
+            _context.AddRange(CustomerAttributeRow.For(customer));
             try
             {
                 await StoreWrites.SaveAsync(_context, nameof(Customer), customer.Id, 0, cancellationToken).ConfigureAwait(false);
@@ -153,6 +154,7 @@ public sealed class EfCustomerStore<TContext> : ICustomerStore
             {
                 await RowBulkInserter.InsertAsync(_context, customers.Select(CustomerRow.From).ToList(), cancellationToken).ConfigureAwait(false);
                 await RowBulkInserter.InsertAsync(_context, customers.SelectMany(CustomerKeyRow.For).ToList(), cancellationToken).ConfigureAwait(false);
+                await RowBulkInserter.InsertAsync(_context, customers.SelectMany(CustomerAttributeRow.For).ToList(), cancellationToken).ConfigureAwait(false);
             }
             catch (System.Data.Common.DbException ex) when (UniqueViolation.Is(ex))
             {
@@ -189,10 +191,29 @@ public sealed class EfCustomerStore<TContext> : ICustomerStore
             // Keys follow the row: replace them in the same transaction.
             await _context.Set<CustomerKeyRow>().Where(k => k.TenantId == customer.TenantId && k.CustomerId == customer.Id)
                 .ExecuteDeleteAsync(cancellationToken).ConfigureAwait(false);
+            await _context.Set<CustomerAttributeRow>().Where(a => a.TenantId == customer.TenantId && a.CustomerId == customer.Id)
+                .ExecuteDeleteAsync(cancellationToken).ConfigureAwait(false);
             _context.AddRange(CustomerKeyRow.For(customer));
+            _context.AddRange(CustomerAttributeRow.For(customer));
             await StoreWrites.SaveAsync(_context, nameof(Customer), customer.Id, expectedVersion, cancellationToken).ConfigureAwait(false);
             return true;
         }, cancellationToken).AsTask());
+
+    /// <inheritdoc />
+    public async ValueTask ConfirmVersionAsync(string tenantId, Guid id, long expectedVersion, CancellationToken cancellationToken)
+    {
+        // An update that changes nothing still takes the row's write lock (PostgreSQL) or the database's (SQLite)
+        // for the rest of the transaction, which is what holding a version means.
+        var held = await _context.Set<CustomerRow>()
+            .Where(r => r.TenantId == tenantId && r.Id == id && r.Version == expectedVersion)
+            .ExecuteUpdateAsync(s => s.SetProperty(r => r.Version, r => r.Version), cancellationToken).ConfigureAwait(false);
+        if (held == 0)
+        {
+            throw await ExistsAsync(tenantId, id, cancellationToken).ConfigureAwait(false)
+                ? new ConcurrencyConflictException(nameof(Customer), id, expectedVersion)
+                : new EntityNotFoundException(nameof(Customer), id);
+        }
+    }
 
     private async ValueTask<IReadOnlyList<Customer>> FindByKeyAsync(string tenantId, string kind, string value, CancellationToken cancellationToken)
     {

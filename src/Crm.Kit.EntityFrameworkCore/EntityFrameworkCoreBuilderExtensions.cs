@@ -1,5 +1,7 @@
 using Crm.Kit;
 using Crm.Kit.EntityFrameworkCore;
+using Crm.Kit.Segmentation;
+using System.Linq.Expressions;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
@@ -22,6 +24,22 @@ public static class EntityFrameworkCoreBuilderExtensions
         services.Replace(ServiceDescriptor.Scoped<IOrderStore>(sp => new EfOrderStore<TContext>(Context<TContext>(sp))));
         services.Replace(ServiceDescriptor.Scoped<IInteractionStore>(sp => new EfInteractionStore<TContext>(Context<TContext>(sp))));
         services.Replace(ServiceDescriptor.Scoped<ICrmUnitOfWork>(sp => new EfUnitOfWork<TContext>(Context<TContext>(sp))));
+        services.Replace(ServiceDescriptor.Scoped<ISegmentStore>(sp => new EfSegmentStore<TContext>(Context<TContext>(sp), sp.GetRequiredService<SegmentFieldRegistry>())));
+        services.Replace(ServiceDescriptor.Scoped<ISegmentEvaluator>(sp => new EfSegmentEvaluator<TContext>(
+            Context<TContext>(sp), sp.GetRequiredService<SegmentRuleCompiler>(), sp.GetServices<IEfSegmentFieldBinding>())));
+        return builder;
+    }
+
+    /// <summary>
+    /// Binds a segment field a module contributes to SQL, so that rules using it run inside the database.
+    /// <paramref name="bind"/> gets the host's context and returns <c>(string tenantId, Guid customerId) =&gt; value</c>.
+    /// </summary>
+    public static CrmKitBuilder AddEntityFrameworkSegmentField(this CrmKitBuilder builder, string fieldName, Func<DbContext, LambdaExpression> bind)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentException.ThrowIfNullOrWhiteSpace(fieldName);
+        ArgumentNullException.ThrowIfNull(bind);
+        builder.Services.AddSingleton<IEfSegmentFieldBinding>(new DelegateSegmentFieldBinding(fieldName, bind));
         return builder;
     }
 

@@ -2,6 +2,7 @@ using System.Text.Json;
 using Crm.Kit.Customers;
 using Crm.Kit.Interactions;
 using Crm.Kit.Orders;
+using Crm.Kit.Segmentation;
 
 namespace Crm.Kit.EntityFrameworkCore;
 
@@ -53,8 +54,47 @@ internal sealed class CustomerRow
 
     public string Document { get; set; } = "{}";
 
+    // Segment fields, stored folded (SegmentText.Fold) so that rules compare them in SQL exactly as in memory.
+    public string? CountryKey { get; set; }
+
+    public string? CityKey { get; set; }
+
+    public string? PostalCodeKey { get; set; }
+
+    public string? OwnerKey { get; set; }
+
+    public string? CompanyKey { get; set; }
+
+    /// <summary>Consent in force, one bit per channel and purpose (see <see cref="ConsentBit"/>).</summary>
+    public int ConsentFlags { get; set; }
+
+    public static int ConsentBit(ContactChannel channel, ConsentPurpose purpose) => 1 << (((int)channel * 2) + (int)purpose);
+
+    private static int Consents(Customer c)
+    {
+        var flags = 0;
+        foreach (var channel in Enum.GetValues<ContactChannel>())
+        {
+            foreach (var purpose in Enum.GetValues<ConsentPurpose>())
+            {
+                if (c.HasConsent(channel, purpose))
+                {
+                    flags |= ConsentBit(channel, purpose);
+                }
+            }
+        }
+
+        return flags;
+    }
+
     public static CustomerRow From(Customer c) => new()
     {
+        CountryKey = c.Addresses.Count == 0 ? null : SegmentText.Fold(c.Addresses[0].CountryCode),
+        CityKey = c.Addresses.Count == 0 ? null : SegmentText.Fold(c.Addresses[0].City),
+        PostalCodeKey = c.Addresses.Count == 0 ? null : SegmentText.Fold(c.Addresses[0].PostalCode),
+        OwnerKey = SegmentText.Fold(c.OwnerId),
+        CompanyKey = SegmentText.Fold(c.CompanyName),
+        ConsentFlags = Consents(c),
         Id = c.Id,
         TenantId = c.TenantId,
         Version = c.Version,
@@ -128,6 +168,7 @@ internal sealed class CustomerKeyRow
     public const string Email = "E";
     public const string Phone = "P";
     public const string Name = "N";
+    public const string Tag = "T";
 
     public string TenantId { get; set; } = string.Empty;
 
@@ -140,7 +181,121 @@ internal sealed class CustomerKeyRow
     public static IEnumerable<CustomerKeyRow> For(Customer c) =>
         CustomerSearchKeys.Emails(c).Select(v => new CustomerKeyRow { TenantId = c.TenantId, Kind = Email, Value = v, CustomerId = c.Id })
             .Concat(CustomerSearchKeys.Phones(c).Select(v => new CustomerKeyRow { TenantId = c.TenantId, Kind = Phone, Value = v, CustomerId = c.Id }))
-            .Concat(CustomerSearchKeys.NameKeys(c).Select(v => new CustomerKeyRow { TenantId = c.TenantId, Kind = Name, Value = v, CustomerId = c.Id }));
+            .Concat(CustomerSearchKeys.NameKeys(c).Select(v => new CustomerKeyRow { TenantId = c.TenantId, Kind = Name, Value = v, CustomerId = c.Id }))
+            .Concat(c.Tags.Select(t => SegmentText.Fold(t)!).Distinct(StringComparer.Ordinal)
+                .Select(v => new CustomerKeyRow { TenantId = c.TenantId, Kind = Tag, Value = v, CustomerId = c.Id }));
+}
+
+/// <summary>
+/// One custom attribute value of a customer, for segment rules: text folded, numbers, dates as day ticks, flags;
+/// a text list has one row per item. The customer's document stays the source of the attribute's exact value.
+/// </summary>
+internal sealed class CustomerAttributeRow
+{
+    public string TenantId { get; set; } = string.Empty;
+
+    public Guid CustomerId { get; set; }
+
+    public string Key { get; set; } = string.Empty;
+
+    public int Ordinal { get; set; }
+
+    public AttributeKind Kind { get; set; }
+
+    public string? Text { get; set; }
+
+    public decimal? Number { get; set; }
+
+    public long? Date { get; set; }
+
+    public bool? Boolean { get; set; }
+
+    public static IEnumerable<CustomerAttributeRow> For(Customer c)
+    {
+        foreach (var (key, value) in c.Attributes)
+        {
+            if (value.Kind == AttributeKind.TextList)
+            {
+                var items = value.TextList.Select(i => SegmentText.Fold(i)).Where(i => i is not null).Distinct(StringComparer.Ordinal).ToList();
+                for (var i = 0; i < items.Count; i++)
+                {
+                    yield return new CustomerAttributeRow { TenantId = c.TenantId, CustomerId = c.Id, Key = key, Ordinal = i, Kind = value.Kind, Text = items[i] };
+                }
+
+                continue;
+            }
+
+            yield return new CustomerAttributeRow
+            {
+                TenantId = c.TenantId,
+                CustomerId = c.Id,
+                Key = key,
+                Kind = value.Kind,
+                Text = value.Kind == AttributeKind.Text ? SegmentText.Fold(value.Text) : null,
+                Number = value.Kind == AttributeKind.Number ? value.Number : null,
+                Date = value.Kind == AttributeKind.Date ? value.Date.DayNumber * TimeSpan.TicksPerDay : null,
+                Boolean = value.Kind == AttributeKind.Boolean ? value.Boolean : null,
+            };
+        }
+    }
+}
+
+internal sealed class SegmentRow
+{
+    public Guid Id { get; set; }
+
+    public string TenantId { get; set; } = string.Empty;
+
+    public long Version { get; set; }
+
+    public string Name { get; set; } = string.Empty;
+
+    public string? Description { get; set; }
+
+    public SegmentKind Kind { get; set; }
+
+    public string? Rule { get; set; }
+
+    public long CreatedAt { get; set; }
+
+    public long UpdatedAt { get; set; }
+
+    public static SegmentRow From(Segment s) => new()
+    {
+        Id = s.Id,
+        TenantId = s.TenantId,
+        Version = s.Version,
+        Name = s.Name,
+        Description = s.Description,
+        Kind = s.Kind,
+        Rule = s.Rule is null ? null : SegmentRuleJson.Serialize(s.Rule),
+        CreatedAt = s.CreatedAt.UtcTicks,
+        UpdatedAt = s.UpdatedAt.UtcTicks,
+    };
+
+    // Stored rules were validated when saved; they are read back against the full registry of this process so
+    // that fields contributed by modules resolve.
+    public Segment ToSegment(SegmentFieldRegistry registry) => new()
+    {
+        Id = Id,
+        TenantId = TenantId,
+        Version = Version,
+        Name = Name,
+        Description = Description,
+        Kind = Kind,
+        Rule = Rule is null ? null : SegmentRuleJson.Parse(Rule, registry),
+        CreatedAt = Ticks.ToTime(CreatedAt),
+        UpdatedAt = Ticks.ToTime(UpdatedAt),
+    };
+}
+
+internal sealed class SegmentMemberRow
+{
+    public string TenantId { get; set; } = string.Empty;
+
+    public Guid SegmentId { get; set; }
+
+    public Guid CustomerId { get; set; }
 }
 
 internal sealed class OrderRow

@@ -13,4 +13,7 @@ internal static partial class CrmKitLog
 
     [LoggerMessage(EventId = 3, Level = LogLevel.Error, Message = "Crm.Kit event handler {Handler} failed for {Event}.")]
     public static partial void EventHandlerFailed(ILogger logger, Exception exception, string? handler, string @event);
+
+    [LoggerMessage(EventId = 4, Level = LogLevel.Error, Message = "Customer change observer {Observer} failed for {Count} customer(s); a scheduled segment re-evaluation repairs membership.")]
+    public static partial void ChangeObserverFailed(ILogger logger, Exception exception, string observer, int count);
 }

@@ -57,6 +57,14 @@ public interface ICustomerStore
     /// throws <see cref="ConcurrencyConflictException"/> and changes nothing.
     /// </summary>
     ValueTask UpdateAsync(Customer customer, long expectedVersion, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Throws <see cref="ConcurrencyConflictException"/> unless the stored customer has
+    /// <paramref name="expectedVersion"/>, and (inside a transaction) keeps other writers from changing it until
+    /// the transaction ends, as an update would. Segment membership is written under it, so that a decision
+    /// taken on one version of a customer can never be stored after a newer version's.
+    /// </summary>
+    ValueTask ConfirmVersionAsync(string tenantId, Guid id, long expectedVersion, CancellationToken cancellationToken);
 }
 
 /// <summary>Persists orders. Tenant-scoped like every store.</summary>

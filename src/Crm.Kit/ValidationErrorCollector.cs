@@ -9,6 +9,9 @@ internal sealed class ValidationErrorCollector
 
     public IReadOnlyList<ValidationError> Errors => _errors ?? [];
 
+    /// <summary>Whether any error was reported at <paramref name="path"/> or below it.</summary>
+    public bool HasErrorsAt(string path) => _errors?.Any(e => e.Field.StartsWith(path, StringComparison.Ordinal)) == true;
+
     public void Add(string field, string rule, string message) =>
         (_errors ??= []).Add(new ValidationError(field, rule, message));
 

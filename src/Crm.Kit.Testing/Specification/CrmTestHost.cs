@@ -72,6 +72,9 @@ public sealed class CrmTestHost : IAsyncDisposable
     /// <summary>Export and erasure.</summary>
     public CustomerPrivacy Privacy => Services.GetRequiredService<CustomerPrivacy>();
 
+    /// <summary>Segments and static lists.</summary>
+    public Segmentation.SegmentManager Segments => Services.GetRequiredService<Segmentation.SegmentManager>();
+
     /// <summary>A new scope, for work that must not share scoped state (such as a DbContext) with other work.</summary>
     public AsyncServiceScope CreateScopeAsync() => _provider.CreateAsyncScope();
 

@@ -17,6 +17,9 @@ internal static partial class CustomerDraftValidator
     [GeneratedRegex("^[A-Za-z][A-Za-z0-9_.-]{0,63}$")]
     private static partial Regex AttributeKeyPattern();
 
+    /// <summary>Whether <paramref name="key"/> is a well-formed custom attribute key.</summary>
+    public static bool IsValidAttributeKey(string key) => AttributeKeyPattern().IsMatch(key);
+
     /// <summary>Checks every rule of a draft, throwing one exception listing all problems, and returns the normalised draft.</summary>
     public static CustomerDraft Normalize(CustomerDraft draft, CrmKitOptions options, bool creating)
     {

@@ -21,6 +21,7 @@ public class CustomerManager
     private readonly ICrmEventPublisher _events;
     private readonly CrmKitInstrumentation _instrumentation;
     private readonly ILogger _logger;
+    private readonly CustomerChangeNotifier? _changes;
 
     /// <summary>Creates the manager; resolve it from DI rather than constructing it.</summary>
     public CustomerManager(
@@ -30,8 +31,10 @@ public class CustomerManager
         ICrmEventPublisher events,
         IOptions<CrmKitOptions> options,
         CrmKitInstrumentation instrumentation,
-        ILogger<CustomerManager>? logger = null)
+        ILogger<CustomerManager>? logger = null,
+        CustomerChangeNotifier? changes = null)
     {
+        _changes = changes;
         _store = store;
         // The built-in in-memory store answers reads synchronously; calling it directly (a sealed type, so the call
         // inlines) keeps the hottest read free of interface dispatch and ValueTask plumbing.
@@ -74,6 +77,7 @@ public class CustomerManager
         _instrumentation.CustomersCreated.Add(1);
         CrmKitLog.CustomerCreated(_logger, customer.Id, customer.TenantId);
         await PublishAsync(new CustomerCreated { Customer = customer, TenantId = TenantId, OccurredAt = now }, cancellationToken).ConfigureAwait(false);
+        await NotifyChangedAsync(customer.TenantId, [customer.Id], cancellationToken).ConfigureAwait(false);
         return customer;
     }
 
@@ -147,6 +151,7 @@ public class CustomerManager
 
         _instrumentation.CustomersCreated.Add(customers.Length);
         await _events.PublishAsync([.. customers.Select(c => new CustomerCreated { Customer = c, TenantId = TenantId, OccurredAt = now })], cancellationToken).ConfigureAwait(false);
+        await NotifyChangedAsync(TenantId, Array.ConvertAll(customers, c => c.Id), cancellationToken).ConfigureAwait(false);
         return customers;
     }
 
@@ -248,6 +253,7 @@ public class CustomerManager
         await CheckReferencesAsync(normalized, id, cancellationToken).ConfigureAwait(false);
         var updated = await SaveAsync(current, expectedVersion, c => Apply(c, normalized), cancellationToken).ConfigureAwait(false);
         await PublishAsync(new CustomerUpdated { Customer = updated, TenantId = TenantId, OccurredAt = updated.UpdatedAt }, cancellationToken).ConfigureAwait(false);
+        await NotifyChangedAsync(updated.TenantId, [updated.Id], cancellationToken).ConfigureAwait(false);
         return updated;
     }
 
@@ -268,6 +274,7 @@ public class CustomerManager
 
         var updated = await SaveAsync(current, expectedVersion, c => WithStage(c, stage, reason, _time.GetUtcNow()), cancellationToken).ConfigureAwait(false);
         await PublishAsync(new LifecycleStageChanged { CustomerId = id, From = current.LifecycleStage, To = stage, Reason = reason, TenantId = TenantId, OccurredAt = updated.UpdatedAt }, cancellationToken).ConfigureAwait(false);
+        await NotifyChangedAsync(updated.TenantId, [updated.Id], cancellationToken).ConfigureAwait(false);
         return updated;
     }
 
@@ -287,6 +294,7 @@ public class CustomerManager
             return await SaveAsync(current, current.Version, c => c with { ConsentHistory = InsertByTime(c.ConsentHistory, consent).ToArray() }, cancellationToken).ConfigureAwait(false);
         }).ConfigureAwait(false);
         await PublishAsync(new ConsentChanged { CustomerId = updated.Id, Consent = consent, TenantId = TenantId, OccurredAt = updated.UpdatedAt }, cancellationToken).ConfigureAwait(false);
+        await NotifyChangedAsync(updated.TenantId, [updated.Id], cancellationToken).ConfigureAwait(false);
         return updated;
     }
 
@@ -447,4 +455,8 @@ public class CustomerManager
     }
 
     private ValueTask PublishAsync(CrmEvent crmEvent, CancellationToken cancellationToken) => _events.PublishAsync([crmEvent], cancellationToken);
+
+    /// <summary>Tells change observers (segment membership) about committed changes; managers sharing this one call it too.</summary>
+    internal ValueTask NotifyChangedAsync(string tenantId, IReadOnlyList<Guid> customerIds, CancellationToken cancellationToken) =>
+        _changes is null ? ValueTask.CompletedTask : _changes.NotifyAsync(tenantId, customerIds, cancellationToken);
 }

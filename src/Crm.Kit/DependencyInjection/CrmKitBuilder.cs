@@ -5,6 +5,7 @@ using Crm.Kit.InMemory;
 using Crm.Kit.Interactions;
 using Crm.Kit.Orders;
 using Crm.Kit.Privacy;
+using Crm.Kit.Segmentation;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
@@ -38,6 +39,24 @@ public sealed class CrmKitBuilder
         Services.Replace(ServiceDescriptor.Singleton<IOrderStore, InMemoryOrderStore>());
         Services.Replace(ServiceDescriptor.Singleton<IInteractionStore, InMemoryInteractionStore>());
         Services.Replace(ServiceDescriptor.Singleton<ICrmUnitOfWork, InMemoryUnitOfWork>());
+        Services.Replace(ServiceDescriptor.Singleton<ISegmentStore, InMemorySegmentStore>());
+        Services.Replace(ServiceDescriptor.Singleton<ISegmentEvaluator, InMemorySegmentEvaluator>());
+        return this;
+    }
+
+    /// <summary>Configures segmentation (the zone days are read in, the compiled-rule cache).</summary>
+    public CrmKitBuilder ConfigureSegmentation(Action<SegmentationOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(configure);
+        Services.Configure(configure);
+        return this;
+    }
+
+    /// <summary>Registers a module's segment fields, so that rules can use them.</summary>
+    public CrmKitBuilder AddSegmentFields<TProvider>()
+        where TProvider : class, ISegmentFieldProvider
+    {
+        Services.TryAddEnumerable(ServiceDescriptor.Singleton<ISegmentFieldProvider, TProvider>());
         return this;
     }
 }
@@ -79,6 +98,14 @@ public static class CrmKitServiceCollectionExtensions
         services.TryAddScoped<DuplicateFinder>();
         services.TryAddScoped<CustomerMerger>();
         services.TryAddScoped<CustomerPrivacy>();
+
+        services.AddOptions<SegmentationOptions>().ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SegmentationOptions>, SegmentationOptionsValidator>());
+        services.TryAddSingleton<SegmentFieldRegistry>();
+        services.TryAddSingleton<SegmentRuleCompiler>();
+        services.TryAddScoped<SegmentManager>();
+        services.TryAddScoped<CustomerChangeNotifier>();
+        services.TryAddEnumerable(ServiceDescriptor.Scoped<ICustomerChangeObserver, SegmentMembershipObserver>());
         return new CrmKitBuilder(services);
     }
 }

@@ -143,6 +143,7 @@ public class CustomerMerger
         }
 
         await _events.PublishAsync([new CustomersMerged { SurvivorId = survivorId, MergedId = duplicateId, TenantId = tenantId, OccurredAt = now }], cancellationToken).ConfigureAwait(false);
+        await _customerManager.NotifyChangedAsync(tenantId, [survivorId, duplicateId], cancellationToken).ConfigureAwait(false);
         return survivor;
     }
 

@@ -24,6 +24,8 @@ public sealed class InMemoryCrmDatabase : IDisposable
 
     internal ConcurrentDictionary<string, TenantRows<Interaction, InteractionIndex>> Interactions { get; } = new(StringComparer.Ordinal);
 
+    internal ConcurrentDictionary<string, SegmentTenant> Segments { get; } = new(StringComparer.Ordinal);
+
     /// <inheritdoc />
     public void Dispose() => _writeGate.Dispose();
 

@@ -139,6 +139,10 @@ public sealed class InMemoryCustomerStore : ICustomerStore
     public ValueTask UpdateAsync(Customer customer, long expectedVersion, CancellationToken cancellationToken) =>
         _table.UpdateAsync(Compact(customer), expectedVersion, CheckReference, cancellationToken);
 
+    /// <inheritdoc />
+    public ValueTask ConfirmVersionAsync(string tenantId, Guid id, long expectedVersion, CancellationToken cancellationToken) =>
+        _table.ConfirmVersionAsync(tenantId, id, expectedVersion, cancellationToken);
+
     /// <summary>
     /// The copy to keep: strings that many customers share (owner, city, region, country, labels, tags, consent
     /// sources, lifecycle reasons) point at one pooled instance. A million customers otherwise hold a million

@@ -150,6 +150,19 @@ internal sealed class InMemoryTable<T, TIndex>(
             return () => Put(rows, entity, current);
         }, cancellationToken);
 
+    /// <summary>Checks a row's version as a write would, so that inside a transaction no other writer can change it until the end.</summary>
+    public ValueTask ConfirmVersionAsync(string tenantId, Guid id, long expectedVersion, CancellationToken cancellationToken) =>
+        database.WriteAsync(() =>
+        {
+            var current = Find(tenantId, id) ?? throw new EntityNotFoundException(entityType, id);
+            if (versionOf(current) != expectedVersion)
+            {
+                throw new ConcurrencyConflictException(entityType, id, expectedVersion);
+            }
+
+            return static () => { };
+        }, cancellationToken);
+
     /// <summary>Replaces many rows of one tenant in one write (all or none within a transaction).</summary>
     public async ValueTask<int> UpdateManyAsync(string tenantId, Func<TIndex, IReadOnlyList<T>> select, Func<T, T> change, CancellationToken cancellationToken)
     {

@@ -152,6 +152,7 @@ public class OrderManager
         }
 
         await _events.PublishAsync(events, cancellationToken).ConfigureAwait(false);
+        await _customerManager.NotifyChangedAsync(TenantId, [recorded.CustomerId], cancellationToken).ConfigureAwait(false);
         return recorded;
     }
 
@@ -206,6 +207,7 @@ public class OrderManager
         if (result.Refund is not null)
         {
             await _events.PublishAsync([new OrderRefunded { Order = result.Order, Refund = result.Refund, TenantId = TenantId, OccurredAt = now }], cancellationToken).ConfigureAwait(false);
+            await _customerManager.NotifyChangedAsync(TenantId, [result.Order.CustomerId], cancellationToken).ConfigureAwait(false);
         }
 
         return result.Order;

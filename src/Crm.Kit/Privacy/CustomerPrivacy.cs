@@ -90,6 +90,7 @@ public class CustomerPrivacy
         }
 
         await _events.PublishAsync([new CustomerErased { CustomerId = erased.Id, TenantId = tenantId, OccurredAt = now }], cancellationToken).ConfigureAwait(false);
+        await _customerManager.NotifyChangedAsync(tenantId, [erased.Id], cancellationToken).ConfigureAwait(false);
         return erased;
     }
 

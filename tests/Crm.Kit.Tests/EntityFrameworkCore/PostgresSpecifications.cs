@@ -21,3 +21,8 @@ public sealed class PostgresDuplicateAndPrivacySpecification : DuplicateAndPriva
 {
     protected override ISpecificationStore CreateStore() => new PostgresTestDatabase();
 }
+
+public sealed class PostgresSegmentSpecification : SegmentSpecification
+{
+    protected override ISpecificationStore CreateStore() => new PostgresTestDatabase();
+}

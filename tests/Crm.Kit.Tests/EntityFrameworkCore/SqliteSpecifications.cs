@@ -21,3 +21,8 @@ public sealed class SqliteDuplicateAndPrivacySpecification : DuplicateAndPrivacy
 {
     protected override ISpecificationStore CreateStore() => new SqliteTestDatabase();
 }
+
+public sealed class SqliteSegmentSpecification : SegmentSpecification
+{
+    protected override ISpecificationStore CreateStore() => new SqliteTestDatabase();
+}

@@ -39,3 +39,8 @@ public sealed class InMemoryDuplicateAndPrivacySpecification : DuplicateAndPriva
 {
     protected override ISpecificationStore CreateStore() => new InMemorySpecificationStore();
 }
+
+public sealed class InMemorySegmentSpecification : SegmentSpecification
+{
+    protected override ISpecificationStore CreateStore() => new InMemorySpecificationStore();
+}

@@ -1,0 +1,158 @@
+using Crm.Kit.Customers;
+
+namespace Crm.Kit.Segmentation;
+
+/// <summary>Whether a segment's members follow a rule or are listed by hand.</summary>
+public enum SegmentKind
+{
+    /// <summary>Members are the customers matching <see cref="Segment.Rule"/>, kept up to date as customers change.</summary>
+    Dynamic = 0,
+
+    /// <summary>A static list: members are added and removed explicitly.</summary>
+    Static = 1,
+}
+
+/// <summary>A named group of customers: dynamic (a rule) or static (a list).</summary>
+public sealed record Segment
+{
+    /// <summary>The id.</summary>
+    public required Guid Id { get; init; }
+
+    /// <summary>The owning tenant.</summary>
+    public required string TenantId { get; init; }
+
+    /// <summary>The optimistic-concurrency version.</summary>
+    public long Version { get; init; }
+
+    /// <summary>The name, unique per tenant.</summary>
+    public required string Name { get; init; }
+
+    /// <summary>An optional description.</summary>
+    public string? Description { get; init; }
+
+    /// <summary>Dynamic or static.</summary>
+    public SegmentKind Kind { get; init; }
+
+    /// <summary>For a dynamic segment, its rule; <see langword="null"/> for a static list.</summary>
+    public SegmentRule? Rule { get; init; }
+
+    /// <summary>When the segment was created.</summary>
+    public DateTimeOffset CreatedAt { get; init; }
+
+    /// <summary>When the segment last changed.</summary>
+    public DateTimeOffset UpdatedAt { get; init; }
+}
+
+/// <summary>What a caller sets on a segment.</summary>
+public sealed record SegmentDraft
+{
+    /// <summary>The name, unique per tenant, at most 200 characters.</summary>
+    public required string Name { get; init; }
+
+    /// <summary>An optional description, at most 2,000 characters.</summary>
+    public string? Description { get; init; }
+
+    /// <summary>The rule of a dynamic segment; leave <see langword="null"/> for a static list.</summary>
+    public SegmentRule? Rule { get; init; }
+
+    /// <summary>A dynamic segment.</summary>
+    public static SegmentDraft Dynamic(string name, SegmentRule rule, string? description = null) =>
+        new() { Name = name, Rule = rule ?? throw new ArgumentNullException(nameof(rule)), Description = description };
+
+    /// <summary>A static list.</summary>
+    public static SegmentDraft Static(string name, string? description = null) => new() { Name = name, Description = description };
+}
+
+/// <summary>A customer became a member of a segment (published once per transition).</summary>
+public sealed record SegmentEntered : CrmEvent
+{
+    /// <summary>The segment.</summary>
+    public required Guid SegmentId { get; init; }
+
+    /// <summary>The customer.</summary>
+    public required Guid CustomerId { get; init; }
+}
+
+/// <summary>A customer stopped being a member of a segment (published once per transition).</summary>
+public sealed record SegmentExited : CrmEvent
+{
+    /// <summary>The segment.</summary>
+    public required Guid SegmentId { get; init; }
+
+    /// <summary>The customer.</summary>
+    public required Guid CustomerId { get; init; }
+}
+
+/// <summary>What a full re-evaluation changed.</summary>
+/// <param name="SegmentsEvaluated">Dynamic segments evaluated.</param>
+/// <param name="Entered">Memberships gained.</param>
+/// <param name="Exited">Memberships lost.</param>
+public sealed record SegmentReevaluation(int SegmentsEvaluated, long Entered, long Exited);
+
+/// <summary>A rule's result before it is saved.</summary>
+/// <param name="Count">How many live customers match now.</param>
+/// <param name="Sample">The first matching customers, by id.</param>
+public sealed record SegmentPreview(long Count, IReadOnlyList<Customer> Sample);
+
+/// <summary>
+/// Persists segments and their stored membership: the members of static lists, and the last published members
+/// of dynamic segments (so that entering and leaving are noticed once). Tenant-scoped like every store.
+/// </summary>
+public interface ISegmentStore
+{
+    /// <summary>The segment with this id, or <see langword="null"/>.</summary>
+    ValueTask<Segment?> FindByIdAsync(string tenantId, Guid id, CancellationToken cancellationToken);
+
+    /// <summary>The segment with this name (exact), or <see langword="null"/>.</summary>
+    ValueTask<Segment?> FindByNameAsync(string tenantId, string name, CancellationToken cancellationToken);
+
+    /// <summary>Segments ordered by id, after <paramref name="afterId"/> when given, at most <paramref name="limit"/>.</summary>
+    ValueTask<IReadOnlyList<Segment>> ListAsync(string tenantId, Guid? afterId, int limit, CancellationToken cancellationToken);
+
+    /// <summary>Every dynamic segment of the tenant.</summary>
+    ValueTask<IReadOnlyList<Segment>> ListDynamicAsync(string tenantId, CancellationToken cancellationToken);
+
+    /// <summary>Adds a segment. Throws <see cref="DuplicateValueException"/> when the name is taken.</summary>
+    ValueTask CreateAsync(Segment segment, CancellationToken cancellationToken);
+
+    /// <summary>Replaces a segment when its stored version equals <paramref name="expectedVersion"/>, else throws <see cref="ConcurrencyConflictException"/>.</summary>
+    ValueTask UpdateAsync(Segment segment, long expectedVersion, CancellationToken cancellationToken);
+
+    /// <summary>Deletes a segment and its stored members when its version matches, else throws <see cref="ConcurrencyConflictException"/>.</summary>
+    ValueTask DeleteAsync(string tenantId, Guid id, long expectedVersion, CancellationToken cancellationToken);
+
+    /// <summary>Adds members; returns those that were not members before.</summary>
+    ValueTask<IReadOnlyList<Guid>> AddMembersAsync(string tenantId, Guid segmentId, IReadOnlyCollection<Guid> customerIds, CancellationToken cancellationToken);
+
+    /// <summary>Removes members; returns those that were members.</summary>
+    ValueTask<IReadOnlyList<Guid>> RemoveMembersAsync(string tenantId, Guid segmentId, IReadOnlyCollection<Guid> customerIds, CancellationToken cancellationToken);
+
+    /// <summary>Which of <paramref name="customerIds"/> are stored members.</summary>
+    ValueTask<IReadOnlyList<Guid>> FindMembersAsync(string tenantId, Guid segmentId, IReadOnlyCollection<Guid> customerIds, CancellationToken cancellationToken);
+
+    /// <summary>Stored member ids, ordered, after <paramref name="afterId"/> when given, at most <paramref name="limit"/>.</summary>
+    ValueTask<IReadOnlyList<Guid>> ListMemberIdsAsync(string tenantId, Guid segmentId, Guid? afterId, int limit, CancellationToken cancellationToken);
+
+    /// <summary>The segments <paramref name="customerId"/> is a stored member of.</summary>
+    ValueTask<IReadOnlyList<Guid>> ListSegmentIdsOfMemberAsync(string tenantId, Guid customerId, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// Evaluates validated rules over a tenant's live customers (not merged away, not erased) where the customers
+/// are: in memory, or inside the database. Rules reach it with dynamic segment references already inlined, so
+/// only static lists are looked up.
+/// </summary>
+public interface ISegmentEvaluator
+{
+    /// <summary>How many live customers match.</summary>
+    ValueTask<long> CountAsync(string tenantId, SegmentRule rule, DateTimeOffset now, CancellationToken cancellationToken);
+
+    /// <summary>Matching live customers ordered by id, after <paramref name="afterId"/>, at most <paramref name="limit"/>.</summary>
+    ValueTask<IReadOnlyList<Customer>> ListAsync(string tenantId, SegmentRule rule, DateTimeOffset now, Guid? afterId, int limit, CancellationToken cancellationToken);
+
+    /// <summary>Ids of matching live customers, ordered, after <paramref name="afterId"/>, at most <paramref name="limit"/>.</summary>
+    ValueTask<IReadOnlyList<Guid>> ListIdsAsync(string tenantId, SegmentRule rule, DateTimeOffset now, Guid? afterId, int limit, CancellationToken cancellationToken);
+
+    /// <summary>Which of <paramref name="customerIds"/> are live customers matching the rule.</summary>
+    ValueTask<IReadOnlyList<Guid>> FilterAsync(string tenantId, SegmentRule rule, DateTimeOffset now, IReadOnlyCollection<Guid> customerIds, CancellationToken cancellationToken);
+}

@@ -1,0 +1,160 @@
+using System.Collections.Concurrent;
+using System.Linq.Expressions;
+using Crm.Kit.Customers;
+using Microsoft.Extensions.Options;
+
+namespace Crm.Kit.Segmentation;
+
+/// <summary>Options of segmentation, validated at start-up.</summary>
+public sealed class SegmentationOptions
+{
+    /// <summary>
+    /// The zone in which days in rules begin and end ("on 2026-05-01", "within the last 3 months"). Default UTC.
+    /// </summary>
+    public TimeZoneInfo TimeZone { get; set; } = TimeZoneInfo.Utc;
+
+    /// <summary>How many compiled rules to keep; the cache is cleared when it grows past this. Default 1,000.</summary>
+    public int CompiledRuleCacheSize { get; set; } = 1000;
+}
+
+/// <summary>Checks <see cref="SegmentationOptions"/> at start-up.</summary>
+internal sealed class SegmentationOptionsValidator : IValidateOptions<SegmentationOptions>
+{
+    public ValidateOptionsResult Validate(string? name, SegmentationOptions options)
+    {
+        List<string> failures = [];
+        if (options.TimeZone is null)
+        {
+            failures.Add("SegmentationOptions.TimeZone: is required.");
+        }
+
+        if (options.CompiledRuleCacheSize < 1)
+        {
+            failures.Add($"SegmentationOptions.CompiledRuleCacheSize: must be at least 1 (was {options.CompiledRuleCacheSize}).");
+        }
+
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+}
+
+/// <summary>A rule compiled to a delegate over in-memory customers.</summary>
+public sealed class CompiledSegmentRule
+{
+    private readonly RuleArgumentsTemplate _template;
+
+    internal CompiledSegmentRule(SegmentRule rule, Expression<Func<Customer, RuleArguments, bool>> expression, RuleArgumentsTemplate template)
+    {
+        Rule = rule;
+        Expression = expression;
+        _template = template;
+        Predicate = expression.Compile();
+    }
+
+    /// <summary>The rule compiled.</summary>
+    public SegmentRule Rule { get; }
+
+    /// <summary>The expression tree the delegate was compiled from.</summary>
+    public Expression<Func<Customer, RuleArguments, bool>> Expression { get; }
+
+    /// <summary>The compiled predicate; pass it the arguments from <see cref="Bind"/>.</summary>
+    public Func<Customer, RuleArguments, bool> Predicate { get; }
+
+    /// <summary>
+    /// The arguments for evaluations at <paramref name="now"/>: relative dates resolve here, once, not per
+    /// customer. <paramref name="members"/> answers static-list conditions; rules without them need none.
+    /// </summary>
+    public RuleArguments Bind(DateTimeOffset now, ISegmentMembershipLookup? members = null) => _template.Bind(now, members);
+
+    /// <summary>Evaluates one customer (convenience; bind once and call <see cref="Predicate"/> in loops).</summary>
+    public bool Matches(Customer customer, DateTimeOffset now, ISegmentMembershipLookup? members = null) => Predicate(customer, Bind(now, members));
+}
+
+/// <summary>
+/// Validates rules and compiles them to delegates for in-memory evaluation, caching by the rule's canonical JSON
+/// (so a segment's compiled form is reused until its rule, or a segment it refers to, changes).
+/// </summary>
+public sealed class SegmentRuleCompiler
+{
+    private readonly ConcurrentDictionary<string, CompiledSegmentRule> _cache = new(StringComparer.Ordinal);
+    private readonly SegmentationOptions _options;
+
+    /// <summary>Creates the compiler.</summary>
+    public SegmentRuleCompiler(SegmentFieldRegistry registry, IOptions<SegmentationOptions> options)
+    {
+        Registry = registry ?? throw new ArgumentNullException(nameof(registry));
+        _options = (options ?? throw new ArgumentNullException(nameof(options))).Value;
+    }
+
+    /// <summary>The fields rules may use.</summary>
+    public SegmentFieldRegistry Registry { get; }
+
+    /// <summary>The zone days are read in.</summary>
+    public TimeZoneInfo TimeZone => _options.TimeZone;
+
+    /// <summary>Validates and compiles a rule (from the cache when seen before).</summary>
+    /// <exception cref="CrmValidationException">The rule breaks a rule of the language; every problem is listed.</exception>
+    public CompiledSegmentRule Compile(SegmentRule rule)
+    {
+        ArgumentNullException.ThrowIfNull(rule);
+        var key = SegmentRuleJson.Serialize(rule);
+        if (_cache.TryGetValue(key, out var cached))
+        {
+            return cached;
+        }
+
+        SegmentRuleValidator.Validate(rule, Registry);
+        var target = new InMemoryRuleTarget();
+        var template = new RuleArgumentsTemplate();
+        var body = new RuleExpressionBuilder(Registry, _options.TimeZone, target, template).Build(rule);
+        var compiled = new CompiledSegmentRule(rule, System.Linq.Expressions.Expression.Lambda<Func<Customer, RuleArguments, bool>>(body, target.Subject, (ParameterExpression)target.Arguments), template);
+        if (_cache.Count >= _options.CompiledRuleCacheSize)
+        {
+            _cache.Clear();
+        }
+
+        _cache[key] = compiled;
+        return compiled;
+    }
+}
+
+/// <summary>Evaluates rules over <see cref="Customer"/> objects.</summary>
+internal sealed class InMemoryRuleTarget : RuleTarget
+{
+    private readonly ParameterExpression _customer = Expression.Parameter(typeof(Customer), "customer");
+    private readonly ParameterExpression _arguments = Expression.Parameter(typeof(RuleArguments), "arguments");
+
+    public override ParameterExpression Subject => _customer;
+
+    public override Expression Arguments => _arguments;
+
+    public override Expression Scalar(SegmentField field, Func<Expression, Expression> test)
+    {
+        var read = Inline(field.InMemory ?? throw new InvalidOperationException($"Field '{field.Name}' cannot be read in memory."));
+        return test(read);
+    }
+
+    public override Expression Text(RuleOperator op, Expression value, Expression? argument) => op switch
+    {
+        RuleOperator.Equals => Call(nameof(SegmentText.EqualsFolded), value, argument!),
+        RuleOperator.In => Call(nameof(SegmentText.InFolded), value, argument!),
+        RuleOperator.Contains => Call(nameof(SegmentText.ContainsFolded), value, argument!),
+        RuleOperator.StartsWith => Call(nameof(SegmentText.StartsWithFolded), value, argument!),
+        RuleOperator.EndsWith => Call(nameof(SegmentText.EndsWithFolded), value, argument!),
+        RuleOperator.IsSet => Call(nameof(SegmentText.IsSet), value),
+        _ => throw new InvalidOperationException($"Operator {op} is not a text operator."),
+    };
+
+    public override Expression ListHasAny(SegmentField field, Expression foldedSet) =>
+        Call(nameof(SegmentText.ListHasAny), Inline(field.InMemory!), foldedSet);
+
+    public override Expression ListIsSet(SegmentField field) => Call(nameof(SegmentText.ListIsSet), Inline(field.InMemory!));
+
+    public override Expression MemberOf(Expression segmentId) =>
+        Expression.Call(typeof(InMemoryRuleTarget), nameof(IsMember), null, _arguments, segmentId, Expression.Property(_customer, nameof(Customer.Id)));
+
+    private static bool IsMember(RuleArguments arguments, Guid segmentId, Guid customerId) =>
+        (arguments.Members ?? throw new InvalidOperationException("This rule refers to a static list; bind its arguments with a membership lookup.")).Contains(segmentId, customerId);
+
+    private static MethodCallExpression Call(string name, params Expression[] arguments) =>
+        Expression.Call(typeof(SegmentText), name, null, arguments);
+}
