@@ -50,7 +50,7 @@ public abstract class SegmentSpecification : CrmSpecification
     }
 
     /// <summary>People whose text holds quotes, SQL wildcards and non-ASCII letters.</summary>
-    protected static IEnumerable<CustomerDraft> AwkwardPeople()
+    public static IEnumerable<CustomerDraft> AwkwardPeople()
     {
         string[] cities = ["St. John's", "100%_Pure", "Zürich", "ŁÓDŹ", "a_b", "O'Brien %"];
         return cities.Select((city, i) => new CustomerDraft

@@ -9,7 +9,21 @@ namespace Crm.Kit.Tests.EntityFrameworkCore;
 /// <summary>A host application's own context, as a user would write it.</summary>
 public sealed class TestCrmDbContext(DbContextOptions<TestCrmDbContext> options) : DbContext(options)
 {
-    protected override void OnModelCreating(ModelBuilder modelBuilder) => modelBuilder.ApplyCrmKitModel();
+    protected override void OnModelCreating(ModelBuilder modelBuilder)
+    {
+        modelBuilder.ApplyCrmKitModel();
+        modelBuilder.Entity<HostScore>().HasKey(s => new { s.TenantId, s.CustomerId });
+    }
+}
+
+/// <summary>A table of the host's own, which a module-style segment field reads.</summary>
+public sealed class HostScore
+{
+    public string TenantId { get; set; } = string.Empty;
+
+    public Guid CustomerId { get; set; }
+
+    public long Score { get; set; }
 }
 
 /// <summary>A database the EF specification classes run against, through the host's own context.</summary>
