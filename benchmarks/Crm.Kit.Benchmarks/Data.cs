@@ -27,6 +27,20 @@ internal static class Data
         }
     }
 
+    /// <summary>Loads customers through a fresh scope of <paramref name="provider"/> per batch, as an import job would.</summary>
+    public static async Task LoadAsync(int count, Action<IReadOnlyList<Customer>> created, IServiceProvider provider, int seed = 7)
+    {
+        var faker = new CrmFaker(seed);
+        for (var done = 0; done < count; done += CustomerManager.MaxBatchSize)
+        {
+            var batch = Enumerable.Range(0, Math.Min(CustomerManager.MaxBatchSize, count - done))
+                .Select(i => faker.Person() with { ExternalReference = $"bench-{done + i}" })
+                .ToList();
+            await using var scope = provider.CreateAsyncScope();
+            created(await scope.ServiceProvider.GetRequiredService<CustomerManager>().CreateManyAsync(batch));
+        }
+    }
+
     public static (ServiceProvider Provider, AsyncServiceScope Scope, CustomerManager Customers) InMemory()
     {
         var services = new ServiceCollection();

@@ -1,6 +1,6 @@
 // Crm.Kit QuickStart: the in-memory default, no database needed.
 // Creates customers, records orders, finds and merges a duplicate, shows a profile with metrics and
-// timeline, then exports and erases a customer's personal data.
+// timeline, keeps segments up to date as orders arrive, then exports and erases a customer's personal data.
 using System.Globalization;
 using Crm.Kit;
 using Crm.Kit.Customers;
@@ -8,6 +8,7 @@ using Crm.Kit.Duplicates;
 using Crm.Kit.Interactions;
 using Crm.Kit.Orders;
 using Crm.Kit.Privacy;
+using Crm.Kit.Segmentation;
 using Microsoft.Extensions.DependencyInjection;
 
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
@@ -28,6 +29,7 @@ var interactions = scope.ServiceProvider.GetRequiredService<InteractionManager>(
 var duplicates = scope.ServiceProvider.GetRequiredService<DuplicateFinder>();
 var merger = scope.ServiceProvider.GetRequiredService<CustomerMerger>();
 var privacy = scope.ServiceProvider.GetRequiredService<CustomerPrivacy>();
+var segments = scope.ServiceProvider.GetRequiredService<SegmentManager>();
 
 Section("1. Customers");
 var acme = await customers.CreateAsync(new CustomerDraft
@@ -59,7 +61,28 @@ var imported = await customers.CreateManyAsync(
 ]);
 Console.WriteLine($"Imported {imported.Count} more in one batch; a search for 'ber' finds {string.Join(", ", (await customers.SearchByNameAsync("ber")).Select(c => c.DisplayName))}.");
 
-Section("2. Orders");
+Section("2. Segments");
+// In C#: Portland customers who have bought something.
+var portlandBuyers = await segments.CreateAsync(SegmentDraft.Dynamic(
+    "Portland buyers",
+    Rule.All(Rule.Field(SegmentFieldNames.City).EqualTo("portland"), Rule.Field(SegmentFieldNames.OrderCount).AtLeast(1))));
+// From JSON, as an admin screen would send it: reachable by email, and bought in the last 90 days or tagged.
+var audience = await segments.CreateAsync(SegmentDraft.Dynamic("Email audience", segments.ParseRule("""
+    {"version":1,"rule":{"all":[
+      {"field":"consent.email.marketing","op":"equals","value":true},
+      {"any":[
+        {"field":"lastOrderAt","op":"withinLast","amount":90,"unit":"days"},
+        {"field":"tags","op":"hasAny","values":["vip"]}]}]}}
+    """)));
+ConsoleEventLog.Names[portlandBuyers.Id] = portlandBuyers.Name;
+ConsoleEventLog.Names[audience.Id] = audience.Name;
+ConsoleEventLog.Names[ana.Id] = ana.DisplayName;
+Console.WriteLine($"'{portlandBuyers.Name}' has {await segments.CountAsync(portlandBuyers.Id)} member(s), '{audience.Name}' {await segments.CountAsync(audience.Id)}: nobody has ordered yet.");
+var preview = await segments.PreviewAsync(Rule.Field(SegmentFieldNames.Tags).HasAny("newsletter", "b2b"));
+Console.WriteLine($"Preview of an unsaved rule (tagged newsletter or b2b): {preview.Count} customer(s): {string.Join(", ", preview.Sample.Select(c => c.DisplayName))}.");
+Console.WriteLine("Ana's first order below moves her into both segments; watch for SegmentEntered.");
+
+Section("3. Orders");
 var firstOrder = await orders.RecordAsync(new OrderDraft
 {
     CustomerId = ana.Id,
@@ -79,14 +102,15 @@ await orders.RecordAsync(new OrderDraft
     Lines = [new OrderLine("SHEAR-1", "Pruning shears", "Tools", 1, 29.90m)],
 });
 await orders.RefundAsync(firstOrder.Id, new RefundRequest { Reference = "rf-1", Lines = [new RefundedLine("POT-20", 1)], Reason = "cracked" });
+Console.WriteLine($"Ana is now in: {string.Join(", ", (await segments.GetSegmentsOfCustomerAsync(ana.Id)).Select(x => x.Name))}. A nightly ReevaluateAsync() would move her out of '{audience.Name}' once her last order is 90 days old.");
 
-Section("3. Timeline");
+Section("4. Timeline");
 await interactions.RecordAsync(new InteractionDraft { CustomerId = ana.Id, Kind = InteractionKind.Call, Direction = InteractionDirection.Inbound, Subject = "Asked about raised beds", OwnerId = "sam" });
 await interactions.RecordAsync(new InteractionDraft { CustomerId = ana.Id, Kind = InteractionKind.Message, Channel = MessageChannel.Chat, Direction = InteractionDirection.Inbound, Subject = "Where is my order?", OwnerId = "sam" });
 await interactions.RecordAsync(new InteractionDraft { CustomerId = ana.Id, Kind = InteractionKind.Task, Subject = "Send raised-bed quote", OwnerId = "sam", DueAt = DateTimeOffset.UtcNow.AddDays(-1) });
 Console.WriteLine($"Sam's overdue tasks: {string.Join(", ", (await interactions.GetOverdueTasksAsync("sam")).Select(t => t.Subject))}");
 
-Section("4. Duplicates and merge");
+Section("5. Duplicates and merge");
 var anaAgain = await customers.CreateAsync(new CustomerDraft
 {
     FirstName = "Ana",
@@ -108,7 +132,7 @@ Console.WriteLine($"Merge preview: {plan.OrdersToMove} order(s) and {plan.Intera
 var merged = await merger.MergeAsync(plan);
 Console.WriteLine($"Merged. The old reference pos-88 now finds: {(await customers.FindByExternalReferenceAsync("pos-88"))?.DisplayName} ({merged.Id == ana.Id})");
 
-Section("5. Profile");
+Section("6. Profile");
 var profile = await customers.GetByIdAsync(ana.Id);
 Console.WriteLine($"{profile.DisplayName}  [{profile.LifecycleStage}]  tags: {string.Join(", ", profile.Tags)}");
 Console.WriteLine($"  emails:   {string.Join(", ", profile.Emails.Select(e => e.Address))}");
@@ -122,7 +146,7 @@ foreach (var entry in (await interactions.GetTimelineAsync(ana.Id, pageSize: 10)
     Console.WriteLine($"    {entry.OccurredAt:yyyy-MM-dd HH:mm}  {entry.Kind,-8} {entry.Subject}");
 }
 
-Section("6. Privacy");
+Section("7. Privacy");
 var export = await privacy.ExportAsJsonAsync(ana.Id);
 Console.WriteLine($"Export for {ana.DisplayName}: {export.Length} characters of JSON, starting:");
 Console.WriteLine(string.Join(Environment.NewLine, export.Split('\n').Take(6).Select(l => "    " + l.TrimEnd())));
@@ -138,9 +162,19 @@ static void Section(string title) => Console.WriteLine($"{Environment.NewLine}==
 /// <summary>Prints every event Crm.Kit publishes, to show when they fire.</summary>
 internal sealed class ConsoleEventLog : ICrmEventHandler<CrmEvent>
 {
+    /// <summary>Names to print instead of ids.</summary>
+    public static System.Collections.Concurrent.ConcurrentDictionary<Guid, string> Names { get; } = new();
+
+    private static string Name(Guid id) => Names.TryGetValue(id, out var name) ? name : id.ToString();
+
     public ValueTask HandleAsync(CrmEvent crmEvent, CancellationToken cancellationToken)
     {
-        Console.WriteLine($"   (event) {crmEvent.GetType().Name}");
+        Console.WriteLine(crmEvent switch
+        {
+            SegmentEntered e => $"   (event) SegmentEntered: {Name(e.CustomerId)} entered '{Name(e.SegmentId)}'",
+            SegmentExited e => $"   (event) SegmentExited: {Name(e.CustomerId)} left '{Name(e.SegmentId)}'",
+            _ => $"   (event) {crmEvent.GetType().Name}",
+        });
         return ValueTask.CompletedTask;
     }
 }

@@ -50,6 +50,11 @@ public sealed class RuleArguments
 
     /// <summary>Static list membership, for in-memory evaluation.</summary>
     public ISegmentMembershipLookup? Members { get; }
+
+    /// <summary>Whether the customer is on the static list (compiled rules call this).</summary>
+    /// <exception cref="InvalidOperationException">The arguments were bound without a membership lookup.</exception>
+    public bool IsMember(Guid segmentId, Guid customerId) =>
+        (Members ?? throw new InvalidOperationException("This rule refers to a static list; bind its arguments with a membership lookup.")).Contains(segmentId, customerId);
 }
 
 /// <summary>Answers "is this customer on that static list" synchronously, for rules evaluated in memory.</summary>
@@ -90,6 +95,12 @@ internal abstract class RuleTarget
 
     /// <summary>Whether the customer is on the static list <paramref name="segmentId"/> (a <see cref="Guid"/> expression).</summary>
     public abstract Expression MemberOf(Expression segmentId);
+
+    /// <summary>
+    /// Binds <paramref name="value"/> once for a body that reads it several times (a null check, then two
+    /// comparisons). In memory this saves reading the field three times; a query provider sees the value inlined.
+    /// </summary>
+    public virtual Expression Let(Expression value, Func<Expression, Expression> body) => body(value);
 
     /// <summary>The field's value, read the standard way from a lambda over the subject (and the time).</summary>
     protected Expression Inline(LambdaExpression read)
@@ -188,6 +199,9 @@ internal sealed class RuleExpressionBuilder
         _template = template;
     }
 
+    /// <summary>Up to this many values, "in" becomes a chain of equalities: cheaper than a set lookup in memory, and plain SQL.</summary>
+    private const int InlineInLimit = 8;
+
     public Expression Build(SegmentRule rule) => rule switch
     {
         RuleGroup group => Group(group),
@@ -233,8 +247,8 @@ internal sealed class RuleExpressionBuilder
         })),
         SegmentValueType.TextList => op == RuleOperator.IsSet ? _target.ListIsSet(field) : _target.ListHasAny(field, TextSet(condition.Values)),
         SegmentValueType.Segment => _target.MemberOf(Arg(nameof(RuleArguments.Ids), _template.Id(Guid.Parse(condition.Values[0].Text!)))),
-        SegmentValueType.Date => _target.Scalar(field, value => DateTest(field, op, condition, value)),
-        _ => _target.Scalar(field, value => ValueTest(field, op, condition.Values, value)),
+        SegmentValueType.Date => _target.Scalar(field, value => _target.Let(value, v => DateTest(field, op, condition, v))),
+        _ => _target.Scalar(field, value => _target.Let(value, v => ValueTest(field, op, condition.Values, v))),
     };
 
     /// <summary>Numbers, booleans and choices: compare the value, false when it is not set.</summary>
@@ -255,6 +269,7 @@ internal sealed class RuleExpressionBuilder
         Expression test = op switch
         {
             RuleOperator.Equals => Expression.Equal(plain, Literal(field, type, values[0])),
+            RuleOperator.In when values.Count <= InlineInLimit => values.Select(v => (Expression)Expression.Equal(plain, Literal(field, type, v))).Aggregate(Expression.OrElse),
             RuleOperator.In => Expression.Call(ContainsMethod.MakeGenericMethod(type), LiteralSet(field, type, values), plain),
             RuleOperator.GreaterThan => Expression.GreaterThan(plain, Literal(field, type, values[0])),
             RuleOperator.GreaterThanOrEqual => Expression.GreaterThanOrEqual(plain, Literal(field, type, values[0])),

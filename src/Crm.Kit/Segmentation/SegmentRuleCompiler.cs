@@ -133,6 +133,17 @@ internal sealed class InMemoryRuleTarget : RuleTarget
         return test(read);
     }
 
+    public override Expression Let(Expression value, Func<Expression, Expression> body)
+    {
+        if (value is ParameterExpression or ConstantExpression || Nullable.GetUnderlyingType(value.Type) is null)
+        {
+            return body(value);
+        }
+
+        var variable = Expression.Variable(value.Type, "value");
+        return Expression.Block([variable], Expression.Assign(variable, value), body(variable));
+    }
+
     public override Expression Text(RuleOperator op, Expression value, Expression? argument) => op switch
     {
         RuleOperator.Equals => Call(nameof(SegmentText.EqualsFolded), value, argument!),
@@ -150,10 +161,7 @@ internal sealed class InMemoryRuleTarget : RuleTarget
     public override Expression ListIsSet(SegmentField field) => Call(nameof(SegmentText.ListIsSet), Inline(field.InMemory!));
 
     public override Expression MemberOf(Expression segmentId) =>
-        Expression.Call(typeof(InMemoryRuleTarget), nameof(IsMember), null, _arguments, segmentId, Expression.Property(_customer, nameof(Customer.Id)));
-
-    private static bool IsMember(RuleArguments arguments, Guid segmentId, Guid customerId) =>
-        (arguments.Members ?? throw new InvalidOperationException("This rule refers to a static list; bind its arguments with a membership lookup.")).Contains(segmentId, customerId);
+        Expression.Call(_arguments, nameof(RuleArguments.IsMember), null, segmentId, Expression.Property(_customer, nameof(Customer.Id)));
 
     private static MethodCallExpression Call(string name, params Expression[] arguments) =>
         Expression.Call(typeof(SegmentText), name, null, arguments);
