@@ -17,12 +17,8 @@ internal static class Data
     /// <summary>Loads customers and hands each created batch to <paramref name="created"/> (which may drop it).</summary>
     public static async Task LoadAsync(CustomerManager customers, int count, Action<IReadOnlyList<Customer>> created, int seed = 7)
     {
-        var faker = new CrmFaker(seed);
-        for (var done = 0; done < count; done += CustomerManager.MaxBatchSize)
+        foreach (var batch in Batches(count, seed))
         {
-            var batch = Enumerable.Range(0, Math.Min(CustomerManager.MaxBatchSize, count - done))
-                .Select(i => faker.Person() with { ExternalReference = $"bench-{done + i}" })
-                .ToList();
             created(await customers.CreateManyAsync(batch));
         }
     }
@@ -30,14 +26,22 @@ internal static class Data
     /// <summary>Loads customers through a fresh scope of <paramref name="provider"/> per batch, as an import job would.</summary>
     public static async Task LoadAsync(int count, Action<IReadOnlyList<Customer>> created, IServiceProvider provider, int seed = 7)
     {
+        foreach (var batch in Batches(count, seed))
+        {
+            await using var scope = provider.CreateAsyncScope();
+            created(await scope.ServiceProvider.GetRequiredService<CustomerManager>().CreateManyAsync(batch));
+        }
+    }
+
+    /// <summary>The same CrmFaker people for the same seed, in batches of the largest size an import takes.</summary>
+    private static IEnumerable<List<CustomerDraft>> Batches(int count, int seed)
+    {
         var faker = new CrmFaker(seed);
         for (var done = 0; done < count; done += CustomerManager.MaxBatchSize)
         {
-            var batch = Enumerable.Range(0, Math.Min(CustomerManager.MaxBatchSize, count - done))
+            yield return Enumerable.Range(0, Math.Min(CustomerManager.MaxBatchSize, count - done))
                 .Select(i => faker.Person() with { ExternalReference = $"bench-{done + i}" })
                 .ToList();
-            await using var scope = provider.CreateAsyncScope();
-            created(await scope.ServiceProvider.GetRequiredService<CustomerManager>().CreateManyAsync(batch));
         }
     }
 

@@ -179,8 +179,7 @@ internal sealed class EfRuleTarget : RuleTarget
                 throw new InvalidOperationException($"The EF Core binding of segment field '{field.Name}' must be a lambda (string tenantId, Guid customerId) => value.");
             }
 
-            var body = new Replace(lambda.Parameters[0], Expression.Property(_row, nameof(CustomerRow.TenantId))).Visit(lambda.Body);
-            return new Replace(lambda.Parameters[1], Expression.Property(_row, nameof(CustomerRow.Id))).Visit(body);
+            return ParameterReplacer.Replace(lambda, Expression.Property(_row, nameof(CustomerRow.TenantId)), Expression.Property(_row, nameof(CustomerRow.Id)));
         }
 
         throw new InvalidOperationException(
@@ -236,11 +235,6 @@ internal sealed class EfRuleTarget : RuleTarget
         Expression.Call(typeof(Queryable), nameof(Queryable.Any), [typeof(TRow)],
             _context.Set<TRow>().AsNoTracking().Expression,
             Expression.Quote(Expression.Lambda<Func<TRow, bool>>(body, parameter)));
-
-    private sealed class Replace(ParameterExpression from, Expression to) : ExpressionVisitor
-    {
-        protected override Expression VisitParameter(ParameterExpression node) => node == from ? to : node;
-    }
 
     /// <summary>Holds an attribute key so that it reaches SQL as a parameter.</summary>
     private sealed class KeyBox(string key)
@@ -363,7 +357,7 @@ public sealed class EfSegmentStore<TContext> : ISegmentStore
 
     /// <inheritdoc />
     public ValueTask CreateAsync(Segment segment, CancellationToken cancellationToken) =>
-        StoreWrites.InTransactionAsync(_context, async () =>
+        new(StoreWrites.InTransactionAsync(_context, async () =>
         {
             _context.Add(SegmentRow.From(segment));
             try
@@ -376,11 +370,11 @@ public sealed class EfSegmentStore<TContext> : ISegmentStore
             }
 
             return true;
-        }, cancellationToken).AsTask().AsValueTask();
+        }, cancellationToken).AsTask());
 
     /// <inheritdoc />
     public ValueTask UpdateAsync(Segment segment, long expectedVersion, CancellationToken cancellationToken) =>
-        StoreWrites.InTransactionAsync(_context, async () =>
+        new(StoreWrites.InTransactionAsync(_context, async () =>
         {
             StoreWrites.AttachUpdate(_context, SegmentRow.From(segment), expectedVersion);
             try
@@ -402,11 +396,11 @@ public sealed class EfSegmentStore<TContext> : ISegmentStore
             }
 
             return true;
-        }, cancellationToken).AsTask().AsValueTask();
+        }, cancellationToken).AsTask());
 
     /// <inheritdoc />
     public ValueTask DeleteAsync(string tenantId, Guid id, long expectedVersion, CancellationToken cancellationToken) =>
-        StoreWrites.InTransactionAsync(_context, async () =>
+        new(StoreWrites.InTransactionAsync(_context, async () =>
         {
             var deleted = await _context.Set<SegmentRow>().Where(r => r.TenantId == tenantId && r.Id == id && r.Version == expectedVersion)
                 .ExecuteDeleteAsync(cancellationToken).ConfigureAwait(false);
@@ -419,7 +413,7 @@ public sealed class EfSegmentStore<TContext> : ISegmentStore
 
             await _context.Set<SegmentMemberRow>().Where(m => m.TenantId == tenantId && m.SegmentId == id).ExecuteDeleteAsync(cancellationToken).ConfigureAwait(false);
             return true;
-        }, cancellationToken).AsTask().AsValueTask();
+        }, cancellationToken).AsTask());
 
     /// <inheritdoc />
     public async ValueTask<IReadOnlyList<Guid>> AddMembersAsync(string tenantId, Guid segmentId, IReadOnlyCollection<Guid> customerIds, CancellationToken cancellationToken) =>
@@ -476,9 +470,4 @@ public sealed class EfSegmentStore<TContext> : ISegmentStore
     public async ValueTask<IReadOnlyList<Guid>> ListSegmentIdsOfMemberAsync(string tenantId, Guid customerId, CancellationToken cancellationToken) =>
         await _context.Set<SegmentMemberRow>().AsNoTracking().Where(m => m.TenantId == tenantId && m.CustomerId == customerId)
             .OrderBy(m => m.SegmentId).Select(m => m.SegmentId).ToListAsync(cancellationToken).ConfigureAwait(false);
-}
-
-internal static class TaskExtensions
-{
-    public static ValueTask AsValueTask(this Task task) => new(task);
 }

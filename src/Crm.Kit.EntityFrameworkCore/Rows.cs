@@ -233,7 +233,7 @@ internal sealed class CustomerAttributeRow
                 Kind = value.Kind,
                 Text = value.Kind == AttributeKind.Text ? SegmentText.Fold(value.Text) : null,
                 Number = value.Kind == AttributeKind.Number ? value.Number : null,
-                Date = value.Kind == AttributeKind.Date ? value.Date.DayNumber * TimeSpan.TicksPerDay : null,
+                Date = value.Kind == AttributeKind.Date ? SegmentAccess.DayTicks(value.Date) : null,
                 Boolean = value.Kind == AttributeKind.Boolean ? value.Boolean : null,
             };
         }

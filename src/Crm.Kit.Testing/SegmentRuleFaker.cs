@@ -133,7 +133,7 @@ public sealed class SegmentRuleFaker
             return new RuleCondition(field, op) { ValueType = type };
         }
 
-        var values = Enumerable.Range(0, _random.Next(1, 3)).Select(_ => (RuleValue)Pick(pool.ToArray()).ToUpperInvariant()).ToArray();
+        var values = Enumerable.Range(0, _random.Next(1, 3)).Select(_ => (RuleValue)Pick(pool).ToUpperInvariant()).ToArray();
         return new RuleCondition(field, op, values) { ValueType = type };
     }
 
@@ -175,8 +175,6 @@ public sealed class SegmentRuleFaker
     }
 
     private static PostalAddress? FirstAddress(Customer customer) => customer.Addresses.Count == 0 ? null : customer.Addresses[0];
-
-    private T Pick<T>(T[] items) => items[_random.Next(items.Length)];
 
     private T Pick<T>(IReadOnlyList<T> items) => items[_random.Next(items.Count)];
 }

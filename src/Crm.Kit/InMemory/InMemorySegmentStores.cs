@@ -182,49 +182,34 @@ public sealed class InMemorySegmentStore : ISegmentStore
         }, cancellationToken);
 
     /// <inheritdoc />
-    public async ValueTask<IReadOnlyList<Guid>> AddMembersAsync(string tenantId, Guid segmentId, IReadOnlyCollection<Guid> customerIds, CancellationToken cancellationToken)
-    {
-        List<Guid> added = [];
-        await _database.WriteAsync(() =>
-        {
-            var tenant = TenantForWrite(tenantId);
-            lock (tenant)
-            {
-                added.AddRange(customerIds.Where(id => tenant.Add(segmentId, id)));
-            }
-
-            return () =>
-            {
-                lock (tenant)
-                {
-                    added.ForEach(id => tenant.Remove(segmentId, id));
-                }
-            };
-        }, cancellationToken).ConfigureAwait(false);
-        return added;
-    }
+    public ValueTask<IReadOnlyList<Guid>> AddMembersAsync(string tenantId, Guid segmentId, IReadOnlyCollection<Guid> customerIds, CancellationToken cancellationToken) =>
+        ChangeMembersAsync(tenantId, segmentId, customerIds, add: true, cancellationToken);
 
     /// <inheritdoc />
-    public async ValueTask<IReadOnlyList<Guid>> RemoveMembersAsync(string tenantId, Guid segmentId, IReadOnlyCollection<Guid> customerIds, CancellationToken cancellationToken)
+    public ValueTask<IReadOnlyList<Guid>> RemoveMembersAsync(string tenantId, Guid segmentId, IReadOnlyCollection<Guid> customerIds, CancellationToken cancellationToken) =>
+        ChangeMembersAsync(tenantId, segmentId, customerIds, add: false, cancellationToken);
+
+    /// <summary>Adds or removes members; returns those that changed, and undoes exactly those on rollback.</summary>
+    private async ValueTask<IReadOnlyList<Guid>> ChangeMembersAsync(string tenantId, Guid segmentId, IReadOnlyCollection<Guid> customerIds, bool add, CancellationToken cancellationToken)
     {
-        List<Guid> removed = [];
+        List<Guid> changed = [];
         await _database.WriteAsync(() =>
         {
             var tenant = TenantForWrite(tenantId);
             lock (tenant)
             {
-                removed.AddRange(customerIds.Where(id => tenant.Remove(segmentId, id)));
+                changed.AddRange(customerIds.Where(id => add ? tenant.Add(segmentId, id) : tenant.Remove(segmentId, id)));
             }
 
             return () =>
             {
                 lock (tenant)
                 {
-                    removed.ForEach(id => tenant.Add(segmentId, id));
+                    changed.ForEach(id => _ = add ? tenant.Remove(segmentId, id) : tenant.Add(segmentId, id));
                 }
             };
         }, cancellationToken).ConfigureAwait(false);
-        return removed;
+        return changed;
     }
 
     /// <inheritdoc />
@@ -302,7 +287,7 @@ public sealed class InMemorySegmentEvaluator : ISegmentEvaluator
         long count = 0;
         foreach (var customer in rows.Rows.Values)
         {
-            if (customer.MergedIntoId is null && customer.ErasedAt is null && predicate(customer, arguments))
+            if (IsLiveMatch(customer, predicate, arguments))
             {
                 count++;
             }
@@ -331,7 +316,7 @@ public sealed class InMemorySegmentEvaluator : ISegmentEvaluator
         List<Guid> result = [];
         foreach (var id in customerIds)
         {
-            if (rows.Rows.TryGetValue(id, out var customer) && customer.MergedIntoId is null && customer.ErasedAt is null && predicate(customer, arguments))
+            if (rows.Rows.TryGetValue(id, out var customer) && IsLiveMatch(customer, predicate, arguments))
             {
                 result.Add(id);
             }
@@ -362,7 +347,7 @@ public sealed class InMemorySegmentEvaluator : ISegmentEvaluator
 
             foreach (var id in batch)
             {
-                if (rows.Rows.TryGetValue(id, out var customer) && customer.MergedIntoId is null && customer.ErasedAt is null && predicate(customer, arguments))
+                if (rows.Rows.TryGetValue(id, out var customer) && IsLiveMatch(customer, predicate, arguments))
                 {
                     result.Add(customer);
                     if (result.Count == limit)
@@ -382,6 +367,10 @@ public sealed class InMemorySegmentEvaluator : ISegmentEvaluator
 
         return result;
     }
+
+    /// <summary>Segments hold live customers only: not merged away, not erased.</summary>
+    private static bool IsLiveMatch(Customer customer, Func<Customer, RuleArguments, bool> predicate, RuleArguments arguments) =>
+        customer.MergedIntoId is null && customer.ErasedAt is null && predicate(customer, arguments);
 
     private (Func<Customer, RuleArguments, bool> Predicate, RuleArguments Arguments) Prepare(string tenantId, SegmentRule rule, DateTimeOffset now)
     {

@@ -7,7 +7,8 @@ namespace Crm.Kit.Segmentation;
 /// The values a compiled rule reads at evaluation time. Every literal of a rule lives here rather than in the
 /// expression tree as a constant, for two reasons: a database provider turns each array element into a SQL
 /// parameter (never a literal spliced into SQL text), and the times relative to "now" can be recomputed for
-/// each evaluation without compiling again.
+/// each evaluation without compiling again. The arrays are shared by every evaluation of one compiled rule: read
+/// them, never write to them.
 /// </summary>
 public sealed class RuleArguments
 {
@@ -103,20 +104,28 @@ internal abstract class RuleTarget
     public virtual Expression Let(Expression value, Func<Expression, Expression> body) => body(value);
 
     /// <summary>The field's value, read the standard way from a lambda over the subject (and the time).</summary>
-    protected Expression Inline(LambdaExpression read)
+    protected Expression Inline(LambdaExpression read) => read.Parameters.Count == 2
+        ? ParameterReplacer.Replace(read, Subject, Expression.Property(Arguments, nameof(RuleArguments.NowTicks)))
+        : ParameterReplacer.Replace(read, Subject);
+}
+
+/// <summary>Inlines a lambda: its body with each parameter replaced by the given expression.</summary>
+internal sealed class ParameterReplacer(IReadOnlyList<ParameterExpression> from, IReadOnlyList<Expression> to) : ExpressionVisitor
+{
+    public static Expression Replace(LambdaExpression lambda, params Expression[] arguments) =>
+        new ParameterReplacer(lambda.Parameters, arguments).Visit(lambda.Body);
+
+    protected override Expression VisitParameter(ParameterExpression node)
     {
-        var body = new ParameterReplacer(read.Parameters[0], Subject).Visit(read.Body);
-        if (read.Parameters.Count == 2)
+        for (var i = 0; i < from.Count; i++)
         {
-            body = new ParameterReplacer(read.Parameters[1], Expression.Property(Arguments, nameof(RuleArguments.NowTicks))).Visit(body);
+            if (node == from[i])
+            {
+                return to[i];
+            }
         }
 
-        return body;
-    }
-
-    private sealed class ParameterReplacer(ParameterExpression from, Expression to) : ExpressionVisitor
-    {
-        protected override Expression VisitParameter(ParameterExpression node) => node == from ? to : node;
+        return node;
     }
 }
 
@@ -131,25 +140,26 @@ internal sealed class RuleArgumentsTemplate
     private readonly List<Guid> _ids = [];
     private readonly List<object> _sets = [];
     private readonly List<(int Index, Func<DateTimeOffset, long> Compute)> _times = [];
-    private long[]? _longArray;
+    private RuleArguments? _frozen;
 
+    /// <summary>
+    /// The arguments at <paramref name="now"/>. The literals never change once the rule is built, so they are
+    /// copied into arrays once and shared by every binding; only times relative to now get a fresh array.
+    /// </summary>
     public RuleArguments Bind(DateTimeOffset now, ISegmentMembershipLookup? members)
     {
-        long[] longs;
-        if (_times.Count == 0)
+        var frozen = _frozen ??= new RuleArguments(0, [.. _longs], [.. _decimals], [.. _ints], [.. _texts], [.. _booleans], [.. _ids], [.. _sets], null);
+        var longs = frozen.Longs;
+        if (_times.Count > 0)
         {
-            longs = _longArray ??= [.. _longs];
-        }
-        else
-        {
-            longs = [.. _longs];
+            longs = [.. longs];
             foreach (var (index, compute) in _times)
             {
                 longs[index] = compute(now);
             }
         }
 
-        return new RuleArguments(now.UtcTicks, longs, [.. _decimals], [.. _ints], [.. _texts], [.. _booleans], [.. _ids], [.. _sets], members);
+        return new RuleArguments(now.UtcTicks, longs, frozen.Decimals, frozen.Ints, frozen.Texts, frozen.Booleans, frozen.Ids, frozen.Sets, members);
     }
 
     public int Long(long value) => Add(_longs, value);

@@ -284,7 +284,7 @@ public sealed class SegmentFieldRegistry
     {
         ArgumentNullException.ThrowIfNull(providers);
         var fields = new Dictionary<string, SegmentField>(StringComparer.Ordinal);
-        foreach (var field in new CoreSegmentFields().GetFields().Concat(providers.Where(p => p is not CoreSegmentFields).SelectMany(p => p.GetFields())))
+        foreach (var field in new CoreSegmentFields().GetFields().Concat(providers.SelectMany(p => p.GetFields())))
         {
             if (field.Name.StartsWith(SegmentFieldNames.AttributePrefix, StringComparison.Ordinal))
             {

@@ -217,10 +217,9 @@ public class SegmentManager
     {
         var result = new List<Segment>();
         var now = _time.GetUtcNow();
-        var resolved = new Dictionary<Guid, SegmentRule>();
         foreach (var segment in await _segments.ListDynamicAsync(TenantId, cancellationToken).ConfigureAwait(false))
         {
-            var rule = await ResolveCachedAsync(segment, resolved, cancellationToken).ConfigureAwait(false);
+            var rule = await ResolveAsync(segment.Rule!, segment.Id, cancellationToken).ConfigureAwait(false);
             if ((await _evaluator.FilterAsync(TenantId, rule, now, [customerId], cancellationToken).ConfigureAwait(false)).Count > 0)
             {
                 result.Add(segment);
@@ -261,32 +260,15 @@ public class SegmentManager
             return;
         }
 
-        var resolved = new Dictionary<Guid, SegmentRule>();
+        var rules = new List<(Guid SegmentId, SegmentRule Rule)>(dynamic.Count);
         foreach (var segment in dynamic)
         {
-            await ResolveCachedAsync(segment, resolved, cancellationToken).ConfigureAwait(false);
+            rules.Add((segment.Id, await ResolveAsync(segment.Rule!, segment.Id, cancellationToken).ConfigureAwait(false)));
         }
 
         foreach (var chunk in customerIds.Distinct().Chunk(Batch))
         {
-            var events = await ConcurrencyRetry.RunAsync(_options.ConcurrencyRetryLimit, _instrumentation, async () =>
-            {
-                var now = _time.GetUtcNow();
-                List<CrmEvent> raised = [];
-                var transaction = await _unitOfWork.BeginAsync(cancellationToken).ConfigureAwait(false);
-                await using var transactionScope = transaction.ConfigureAwait(false);
-                await HoldAsync(chunk, cancellationToken).ConfigureAwait(false);
-                foreach (var segment in dynamic)
-                {
-                    var matching = await _evaluator.FilterAsync(TenantId, resolved[segment.Id], now, chunk, cancellationToken).ConfigureAwait(false);
-                    var stored = await _segments.FindMembersAsync(TenantId, segment.Id, chunk, cancellationToken).ConfigureAwait(false);
-                    await ApplyAsync(segment.Id, [.. matching.Except(stored)], [.. stored.Except(matching)], now, raised, cancellationToken).ConfigureAwait(false);
-                }
-
-                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-                return raised;
-            }).ConfigureAwait(false);
-            await PublishAsync(events, cancellationToken).ConfigureAwait(false);
+            await SettleAsync(rules, chunk, cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -334,7 +316,7 @@ public class SegmentManager
             var candidates = batch.Except(stored).ToArray();
             if (candidates.Length > 0)
             {
-                var (e, _) = await SettleAsync(segment.Id, rule, candidates, cancellationToken).ConfigureAwait(false);
+                var (e, _) = await SettleAsync([(segment.Id, rule)], candidates, cancellationToken).ConfigureAwait(false);
                 entered += e;
             }
 
@@ -355,7 +337,7 @@ public class SegmentManager
             var candidates = batch.Except(matching).ToArray();
             if (candidates.Length > 0)
             {
-                var (_, x) = await SettleAsync(segment.Id, rule, candidates, cancellationToken).ConfigureAwait(false);
+                var (_, x) = await SettleAsync([(segment.Id, rule)], candidates, cancellationToken).ConfigureAwait(false);
                 exited += x;
             }
 
@@ -365,8 +347,11 @@ public class SegmentManager
         return (entered, exited);
     }
 
-    /// <summary>Decides candidates again inside a transaction that holds them, then stores and publishes what changed.</summary>
-    private async Task<(int Entered, int Exited)> SettleAsync(Guid segmentId, SegmentRule rule, Guid[] candidates, CancellationToken cancellationToken)
+    /// <summary>
+    /// Decides the candidates' membership of each segment again inside one transaction that holds them, then
+    /// stores and publishes what changed.
+    /// </summary>
+    private async Task<(int Entered, int Exited)> SettleAsync(IReadOnlyList<(Guid SegmentId, SegmentRule Rule)> rules, Guid[] candidates, CancellationToken cancellationToken)
     {
         var events = await ConcurrencyRetry.RunAsync(_options.ConcurrencyRetryLimit, _instrumentation, async () =>
         {
@@ -375,9 +360,13 @@ public class SegmentManager
             var transaction = await _unitOfWork.BeginAsync(cancellationToken).ConfigureAwait(false);
             await using var transactionScope = transaction.ConfigureAwait(false);
             await HoldAsync(candidates, cancellationToken).ConfigureAwait(false);
-            var matching = await _evaluator.FilterAsync(TenantId, rule, now, candidates, cancellationToken).ConfigureAwait(false);
-            var stored = await _segments.FindMembersAsync(TenantId, segmentId, candidates, cancellationToken).ConfigureAwait(false);
-            await ApplyAsync(segmentId, [.. matching.Except(stored)], [.. stored.Except(matching)], now, raised, cancellationToken).ConfigureAwait(false);
+            foreach (var (segmentId, rule) in rules)
+            {
+                var matching = await _evaluator.FilterAsync(TenantId, rule, now, candidates, cancellationToken).ConfigureAwait(false);
+                var stored = await _segments.FindMembersAsync(TenantId, segmentId, candidates, cancellationToken).ConfigureAwait(false);
+                await ApplyAsync(segmentId, [.. matching.Except(stored)], [.. stored.Except(matching)], now, raised, cancellationToken).ConfigureAwait(false);
+            }
+
             await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
             return raised;
         }).ConfigureAwait(false);
@@ -482,16 +471,6 @@ public class SegmentManager
         segment.Kind == SegmentKind.Static
             ? Rule.MemberOf(segment.Id)
             : await ResolveAsync(segment.Rule!, segment.Id, cancellationToken).ConfigureAwait(false);
-
-    private async Task<SegmentRule> ResolveCachedAsync(Segment segment, Dictionary<Guid, SegmentRule> resolved, CancellationToken cancellationToken)
-    {
-        if (!resolved.TryGetValue(segment.Id, out var rule))
-        {
-            resolved[segment.Id] = rule = await ResolveAsync(segment.Rule!, segment.Id, cancellationToken).ConfigureAwait(false);
-        }
-
-        return rule;
-    }
 
     /// <summary>
     /// Replaces references to dynamic segments by their rules (so evaluation is always current), keeping

@@ -103,20 +103,6 @@ public static class SegmentText
         return false;
     }
 
-    /// <summary>Whether the list holds, folded, every one of the folded texts.</summary>
-    public static bool ListHasAll(IReadOnlyList<string>? list, string[] folded)
-    {
-        foreach (var value in folded)
-        {
-            if (!ListHasAny(list, [value]))
-            {
-                return false;
-            }
-        }
-
-        return true;
-    }
-
     /// <summary>Whether the list holds at least one item.</summary>
     public static bool ListIsSet(IReadOnlyList<string>? list) => list is { Count: > 0 };
 
