@@ -1,5 +1,6 @@
 using Crm.Kit;
 using Crm.Kit.EntityFrameworkCore;
+using Crm.Kit.Orders;
 using Crm.Kit.Segmentation;
 using System.Linq.Expressions;
 using Microsoft.EntityFrameworkCore;
@@ -27,6 +28,7 @@ public static class EntityFrameworkCoreBuilderExtensions
         services.Replace(ServiceDescriptor.Scoped<ISegmentStore>(sp => new EfSegmentStore<TContext>(Context<TContext>(sp), sp.GetRequiredService<SegmentFieldRegistry>())));
         services.Replace(ServiceDescriptor.Scoped<ISegmentEvaluator>(sp => new EfSegmentEvaluator<TContext>(
             Context<TContext>(sp), sp.GetRequiredService<SegmentRuleCompiler>(), sp.GetServices<IEfSegmentFieldBinding>())));
+        services.Replace(ServiceDescriptor.Scoped<IPurchaseHistoryStore>(sp => new EfPurchaseHistoryStore<TContext>(Context<TContext>(sp))));
         return builder;
     }
 

@@ -41,6 +41,7 @@ public sealed class CrmKitBuilder
         Services.Replace(ServiceDescriptor.Singleton<ICrmUnitOfWork, InMemoryUnitOfWork>());
         Services.Replace(ServiceDescriptor.Singleton<ISegmentStore, InMemorySegmentStore>());
         Services.Replace(ServiceDescriptor.Singleton<ISegmentEvaluator, InMemorySegmentEvaluator>());
+        Services.Replace(ServiceDescriptor.Scoped<IPurchaseHistoryStore, OrderScanPurchaseHistoryStore>());
         return this;
     }
 

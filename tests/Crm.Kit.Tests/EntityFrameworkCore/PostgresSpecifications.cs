@@ -26,3 +26,8 @@ public sealed class PostgresSegmentSpecification : SegmentSpecification
 {
     protected override ISpecificationStore CreateStore() => new PostgresTestDatabase();
 }
+
+public sealed class PostgresPurchaseHistorySpecification : PurchaseHistorySpecification
+{
+    protected override ISpecificationStore CreateStore() => new PostgresTestDatabase();
+}

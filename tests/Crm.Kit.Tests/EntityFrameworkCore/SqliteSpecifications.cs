@@ -26,3 +26,8 @@ public sealed class SqliteSegmentSpecification : SegmentSpecification
 {
     protected override ISpecificationStore CreateStore() => new SqliteTestDatabase();
 }
+
+public sealed class SqlitePurchaseHistorySpecification : PurchaseHistorySpecification
+{
+    protected override ISpecificationStore CreateStore() => new SqliteTestDatabase();
+}

@@ -44,3 +44,8 @@ public sealed class InMemorySegmentSpecification : SegmentSpecification
 {
     protected override ISpecificationStore CreateStore() => new InMemorySpecificationStore();
 }
+
+public sealed class InMemoryPurchaseHistorySpecification : PurchaseHistorySpecification
+{
+    protected override ISpecificationStore CreateStore() => new InMemorySpecificationStore();
+}

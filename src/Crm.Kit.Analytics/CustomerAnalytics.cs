@@ -1,0 +1,213 @@
+using System.Runtime.CompilerServices;
+using Crm.Kit.Orders;
+using Microsoft.Extensions.Options;
+
+namespace Crm.Kit.Analytics;
+
+/// <summary>Historic value of one customer.</summary>
+/// <param name="CustomerId">The customer.</param>
+/// <param name="Orders">Orders counted.</param>
+/// <param name="Revenue">Net spend.</param>
+/// <param name="Margin">Net spend × the margin rate of each line's category (refunds reduce every line in proportion).</param>
+public sealed record CustomerHistoricValue(Guid CustomerId, int Orders, decimal Revenue, decimal Margin)
+{
+    /// <summary>Margin per order.</summary>
+    public decimal AverageMargin => Orders == 0 ? 0 : Margin / Orders;
+}
+
+/// <summary>
+/// Customer analytics over the current tenant's orders: RFM, historic and predicted lifetime value, churn risk,
+/// cohort retention and product association rules. Per-customer aggregation happens in the store
+/// (<see cref="IPurchaseHistoryStore"/>; in SQL with the EF adapter); only aggregates reach this service.
+/// </summary>
+public sealed class CustomerAnalytics
+{
+    private readonly IPurchaseHistoryStore _purchases;
+    private readonly IOrderStore _orders;
+    private readonly ICrmTenantContext _tenant;
+    private readonly TimeProvider _time;
+    private readonly AnalyticsOptions _options;
+    private readonly string _currency;
+
+    /// <summary>Creates the service; resolve it from DI after <c>AddCrmKit().AddAnalytics()</c>.</summary>
+    public CustomerAnalytics(IPurchaseHistoryStore purchases, IOrderStore orders, ICrmTenantContext tenant, TimeProvider time, IOptions<AnalyticsOptions> options, IOptions<CrmKitOptions> crmOptions)
+    {
+        _purchases = purchases;
+        _orders = orders;
+        _tenant = tenant;
+        _time = time;
+        _options = options.Value;
+        _currency = _options.Currency ?? crmOptions.Value.ReportingCurrency;
+    }
+
+    /// <summary>The orders analysed when <paramref name="asOf"/> (default: today) and <paramref name="since"/> (default: all history) are given.</summary>
+    public PurchaseWindow Window(DateOnly? asOf = null, DateOnly? since = null)
+    {
+        var today = DateOnly.FromDateTime(_time.GetUtcNow().UtcDateTime + _options.DayOffset);
+        var window = new PurchaseWindow { Currency = _currency, FirstDay = since, LastDay = asOf ?? today, DayOffset = _options.DayOffset };
+        window.Validate();
+        return window;
+    }
+
+    /// <summary>RFM scores and segments of every customer who bought in the window, recency measured to <paramref name="asOf"/>.</summary>
+    public async Task<RfmResult> ScoreRfmAsync(DateOnly? asOf = null, DateOnly? since = null, CancellationToken cancellationToken = default)
+    {
+        var window = Window(asOf, since);
+        var inputs = new List<RfmInput>();
+        await foreach (var s in _purchases.StreamSummariesAsync(_tenant.TenantId, window, cancellationToken).ConfigureAwait(false))
+        {
+            inputs.Add(new RfmInput(s.CustomerId, window.LastDay.DayNumber - s.LastDay.DayNumber, s.Orders, s.Spend));
+        }
+
+        return RfmScoring.Score(inputs, window.LastDay, _options.RfmSegments);
+    }
+
+    /// <summary>
+    /// Fits BG/NBD and Gamma-Gamma on the window's purchases (observation ending on <paramref name="asOf"/>) and returns
+    /// each customer's probability of being alive, expected purchases and spend, predicted value and churn risk.
+    /// </summary>
+    /// <exception cref="CrmValidationException">No customer has a repeat purchase, so the models cannot be fitted.</exception>
+    public async Task<LifetimeValueAnalysis> PredictLifetimeValueAsync(DateOnly? asOf = null, DateOnly? since = null, CancellationToken cancellationToken = default)
+    {
+        var window = Window(asOf, since);
+        var unitDays = _options.ModelTimeUnit.TotalDays;
+        var rows = new List<(CustomerPurchaseSummary Purchases, RepeatPurchaseSummary Summary)>();
+        await foreach (var s in _purchases.StreamSummariesAsync(_tenant.TenantId, window, cancellationToken).ConfigureAwait(false))
+        {
+            rows.Add((s, RepeatPurchaseSummary.FromPurchases(s, window.LastDay, _options.ModelTimeUnit)));
+        }
+
+        if (!rows.Any(r => r.Summary.Frequency > 0))
+        {
+            throw new CrmValidationException("orders", "repeat-buyers", "The lifetime models need at least one customer with purchases on two different days in the window.");
+        }
+
+        var summaries = rows.ConvertAll(r => r.Summary);
+        var purchases = BgNbdModel.Fit(summaries, cancellationToken);
+        var spend = GammaGammaModel.Fit(summaries, cancellationToken);
+        var gaps = rows.Where(r => r.Summary.Frequency > 0).Select(r => (double)(r.Purchases.LastDay.DayNumber - r.Purchases.FirstDay.DayNumber) / r.Summary.Frequency).Order().ToArray();
+        var typicalGap = gaps.Length % 2 == 1 ? gaps[gaps.Length / 2] : (gaps[(gaps.Length / 2) - 1] + gaps[gaps.Length / 2]) / 2;
+        var periodUnits = _options.LifetimeValuePeriodLength.TotalDays / unitDays;
+        var horizon = _options.LifetimeValuePeriods * periodUnits;
+        var margin = (double)_options.MarginRate;
+
+        // Customers with the same summary get the same predictions; real data repeats summaries a lot.
+        var cache = new Dictionary<RepeatPurchaseSummary, (double Alive, double Expected, double Value, double Predicted)>();
+        var customers = new List<CustomerLifetimeValue>(rows.Count);
+        foreach (var (p, s) in rows)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (!cache.TryGetValue(s, out var prediction))
+            {
+                var value = spend.Model.ExpectedAverageValue(s);
+                prediction = (
+                    purchases.Model.ProbabilityAlive(s),
+                    purchases.Model.ConditionalExpectedPurchases(s, horizon),
+                    value,
+                    LifetimeValueCalculator.Compute(purchases.Model, s, value, _options.LifetimeValuePeriods, periodUnits, _options.DiscountRatePerPeriod, margin));
+                cache[s] = prediction;
+            }
+
+            var daysSince = window.LastDay.DayNumber - p.LastDay.DayNumber;
+            var gap = s.Frequency > 0 ? (double)(p.LastDay.DayNumber - p.FirstDay.DayNumber) / s.Frequency : typicalGap;
+            var ageDays = window.LastDay.DayNumber - p.FirstDay.DayNumber;
+            var risk = s.Frequency > 0 ? 1 - prediction.Alive : (gap > 0 ? 1 - Math.Exp(-ageDays / gap) : 0);
+            customers.Add(new CustomerLifetimeValue(
+                p.CustomerId, s, p.Orders, p.Spend, prediction.Alive, prediction.Expected, prediction.Value, prediction.Predicted,
+                daysSince, gap, risk, risk >= _options.AtRiskThreshold));
+        }
+
+        customers.Sort((a, b) => b.PredictedValue.CompareTo(a.PredictedValue) is var c && c != 0 ? c : a.CustomerId.CompareTo(b.CustomerId));
+        return new LifetimeValueAnalysis(window.LastDay, _options.ModelTimeUnit, purchases, spend, Correlation(summaries), customers);
+    }
+
+    /// <summary>Monthly acquisition cohorts of the window, up to the month of <paramref name="asOf"/>.</summary>
+    public Task<CohortTable> GetCohortsAsync(DateOnly? asOf = null, DateOnly? since = null, CancellationToken cancellationToken = default)
+    {
+        var window = Window(asOf, since);
+        return CohortTable.BuildAsync(_purchases.StreamDaysAsync(_tenant.TenantId, window, cancellationToken), window.LastDay, cancellationToken);
+    }
+
+    /// <summary>
+    /// Historic revenue and margin of every customer who bought in the window, using the margin rate of each line's
+    /// category (<see cref="AnalyticsOptions.CategoryMarginRates"/>) or <see cref="AnalyticsOptions.MarginRate"/>.
+    /// Reads the orders' lines, so it streams orders rather than aggregating in the database.
+    /// </summary>
+    public async Task<IReadOnlyList<CustomerHistoricValue>> GetHistoricValueAsync(DateOnly? asOf = null, DateOnly? since = null, CancellationToken cancellationToken = default)
+    {
+        var window = Window(asOf, since);
+        var totals = new Dictionary<Guid, (int Orders, decimal Revenue, decimal Margin)>();
+        await foreach (var order in CountedOrdersAsync(window, cancellationToken).ConfigureAwait(false))
+        {
+            var lineMargin = order.Lines.Sum(l => l.LineTotal * (l.Category is { } c && _options.CategoryMarginRates.TryGetValue(c, out var rate) ? rate : _options.MarginRate));
+            var netShare = order.NetTotal / order.Total;
+            var (orders, revenue, margin) = totals.GetValueOrDefault(order.CustomerId);
+            totals[order.CustomerId] = (orders + 1, revenue + order.NetTotal, margin + (lineMargin * netShare));
+        }
+
+        return [.. totals.Select(t => new CustomerHistoricValue(t.Key, t.Value.Orders, t.Value.Revenue, decimal.Round(t.Value.Margin, 8)))
+            .OrderByDescending(v => v.Margin).ThenBy(v => v.CustomerId)];
+    }
+
+    /// <summary>Mines association rules over the window's orders, each order a basket of its SKUs.</summary>
+    public async Task<AssociationRuleSet> MineProductRulesAsync(AssociationMiningOptions options, DateOnly? asOf = null, DateOnly? since = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        var window = Window(asOf, since);
+        var baskets = new List<string[]>();
+        await foreach (var order in CountedOrdersAsync(window, cancellationToken).ConfigureAwait(false))
+        {
+            baskets.Add([.. order.Lines.Select(l => l.Sku)]);
+        }
+
+        return AssociationRuleMiner.Mine(baskets, options, cancellationToken);
+    }
+
+    /// <summary>Next best products for a customer: what the rules suggest given every SKU they ever bought, never one they own.</summary>
+    public async Task<IReadOnlyList<ProductSuggestion>> SuggestProductsAsync(Guid customerId, AssociationRuleSet rules, int limit = 5, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(rules);
+        var owned = new HashSet<string>(StringComparer.Ordinal);
+        await foreach (var order in _orders.StreamByCustomerAsync(_tenant.TenantId, customerId, cancellationToken).ConfigureAwait(false))
+        {
+            owned.UnionWith(order.Lines.Select(l => l.Sku));
+        }
+
+        return rules.Suggest(owned, limit);
+    }
+
+    private async IAsyncEnumerable<Order> CountedOrdersAsync(PurchaseWindow window, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        long start = window.StartUtcTicks, end = window.EndUtcTicks;
+        await foreach (var order in _orders.StreamAsync(_tenant.TenantId, cancellationToken).ConfigureAwait(false))
+        {
+            var placed = order.PlacedAt.UtcTicks;
+            if (placed >= start && placed < end && order.Currency == window.Currency && order.NetTotal > 0)
+            {
+                yield return order;
+            }
+        }
+    }
+
+    private static double Correlation(List<RepeatPurchaseSummary> summaries)
+    {
+        var repeat = summaries.Where(s => s.Frequency > 0).ToList();
+        if (repeat.Count < 2)
+        {
+            return double.NaN;
+        }
+
+        double mx = repeat.Average(s => (double)s.Frequency), mz = repeat.Average(s => s.AverageRepeatValue);
+        double sxz = 0, sxx = 0, szz = 0;
+        foreach (var s in repeat)
+        {
+            double dx = s.Frequency - mx, dz = s.AverageRepeatValue - mz;
+            sxz += dx * dz;
+            sxx += dx * dx;
+            szz += dz * dz;
+        }
+
+        return sxz / Math.Sqrt(sxx * szz);
+    }
+}

@@ -1,0 +1,97 @@
+namespace Crm.Kit.Analytics;
+
+/// <summary>
+/// Validated summaries with identical ones pooled into one weighted row. Real data repeats itself a lot (every
+/// one-time buyer with the same age is the same row), so a likelihood pass over the pooled rows is much cheaper.
+/// </summary>
+internal sealed class PooledSummaries
+{
+    private PooledSummaries(int[] frequency, double[] recency, double[] age, double[] value, double[] weight, int customers)
+    {
+        Frequency = frequency;
+        Recency = recency;
+        Age = age;
+        AverageRepeatValue = value;
+        Weight = weight;
+        Customers = customers;
+        MaxFrequency = frequency.Length == 0 ? 0 : frequency.Max();
+        DistinctFrequencies = [.. frequency.Distinct()];
+        var ageSum = 0.0;
+        for (var i = 0; i < age.Length; i++)
+        {
+            ageSum += age[i] * weight[i];
+        }
+
+        MeanAge = customers == 0 ? 0 : ageSum / customers;
+    }
+
+    public int[] Frequency { get; }
+
+    public double[] Recency { get; }
+
+    public double[] Age { get; }
+
+    public double[] AverageRepeatValue { get; }
+
+    public double[] Weight { get; }
+
+    public int Customers { get; }
+
+    public int MaxFrequency { get; }
+
+    public int[] DistinctFrequencies { get; }
+
+    public double MeanAge { get; }
+
+    /// <summary>
+    /// Pools the summaries. With <paramref name="requireRepeatValue"/> (the spend model) customers without repeat
+    /// purchases are left out, and the pooling key is (x, z̄); otherwise it is (x, tₓ, T).
+    /// </summary>
+    public static PooledSummaries From(IEnumerable<RepeatPurchaseSummary> summaries, bool requireRepeatValue)
+    {
+        ArgumentNullException.ThrowIfNull(summaries);
+        var counts = new Dictionary<RepeatPurchaseSummary, int>();
+        var index = 0;
+        var customers = 0;
+        foreach (var summary in summaries)
+        {
+            summary.Validate($"customers[{index}]");
+            index++;
+            if (requireRepeatValue && summary.Frequency == 0)
+            {
+                continue;
+            }
+
+            if (requireRepeatValue && summary.AverageRepeatValue <= 0)
+            {
+                throw new CrmValidationException($"customers[{index - 1}].{nameof(RepeatPurchaseSummary.AverageRepeatValue)}", "positive",
+                    "The spend model needs a positive average repeat value for every customer with repeat purchases.");
+            }
+
+            var key = requireRepeatValue
+                ? new RepeatPurchaseSummary(summary.Frequency, 0, 0, summary.AverageRepeatValue)
+                : summary with { AverageRepeatValue = 0 };
+            counts[key] = counts.GetValueOrDefault(key) + 1;
+            customers++;
+        }
+
+        var rows = counts.Count;
+        var frequency = new int[rows];
+        var recency = new double[rows];
+        var age = new double[rows];
+        var value = new double[rows];
+        var weight = new double[rows];
+        var i = 0;
+        foreach (var (key, count) in counts)
+        {
+            frequency[i] = key.Frequency;
+            recency[i] = key.Recency;
+            age[i] = key.Age;
+            value[i] = key.AverageRepeatValue;
+            weight[i] = count;
+            i++;
+        }
+
+        return new PooledSummaries(frequency, recency, age, value, weight, customers);
+    }
+}

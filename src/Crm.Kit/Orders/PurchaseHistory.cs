@@ -1,0 +1,172 @@
+using System.Runtime.CompilerServices;
+
+namespace Crm.Kit.Orders;
+
+/// <summary>
+/// Which orders count as purchases, and how time is cut into days, for per-customer purchase aggregates
+/// (RFM, lifetime models, cohorts, spend over a window).
+/// </summary>
+/// <remarks>
+/// An order counts when it is in <see cref="Currency"/>, was placed on a day from <see cref="FirstDay"/> to
+/// <see cref="LastDay"/> (both inclusive) and is not fully refunded; its value is its net total (total less refunds).
+/// Days are calendar days at the fixed offset <see cref="DayOffset"/> from UTC. A fixed offset rather than a time
+/// zone keeps the day arithmetic identical inside every database (one integer division), at the cost of ignoring
+/// daylight saving: an order in the first hour of a summer day may count on the previous day.
+/// </remarks>
+public sealed record PurchaseWindow
+{
+    /// <summary>ISO 4217 currency; orders in other currencies are left out (convert them in the host if you need one figure).</summary>
+    public required string Currency { get; init; }
+
+    /// <summary>The first day counted, or <see langword="null"/> for all history.</summary>
+    public DateOnly? FirstDay { get; init; }
+
+    /// <summary>The last day counted: the end of the observation period.</summary>
+    public required DateOnly LastDay { get; init; }
+
+    /// <summary>The offset from UTC at which days start, between −14 and +14 hours in whole minutes; UTC days by default.</summary>
+    public TimeSpan DayOffset { get; init; }
+
+    /// <summary>The first UTC tick counted.</summary>
+    public long StartUtcTicks => FirstDay is { } day ? day.DayNumber * TimeSpan.TicksPerDay - DayOffset.Ticks : long.MinValue;
+
+    /// <summary>The first UTC tick after the window.</summary>
+    public long EndUtcTicks => (LastDay.DayNumber + 1L) * TimeSpan.TicksPerDay - DayOffset.Ticks;
+
+    /// <summary>The day number (days since 0001-01-01, as <see cref="DateOnly.DayNumber"/>) of a UTC instant, in this window's days.</summary>
+    public int DayNumberOf(long utcTicks) => (int)((utcTicks + DayOffset.Ticks) / TimeSpan.TicksPerDay);
+
+    /// <summary>Throws <see cref="CrmValidationException"/> naming every problem.</summary>
+    public void Validate()
+    {
+        var errors = new ValidationErrorCollector();
+        if (!CurrencyCodes.IsValid(Currency))
+        {
+            errors.Add(nameof(Currency), "iso-4217", $"'{Currency}' is not a three-letter ISO 4217 currency code.");
+        }
+
+        if (FirstDay is { } first && first > LastDay)
+        {
+            errors.Add(nameof(FirstDay), "order", $"The first day {first:yyyy-MM-dd} is after the last day {LastDay:yyyy-MM-dd}.");
+        }
+
+        if (DayOffset < TimeSpan.FromHours(-14) || DayOffset > TimeSpan.FromHours(14) || DayOffset.Ticks % TimeSpan.TicksPerMinute != 0)
+        {
+            errors.Add(nameof(DayOffset), "offset", $"The day offset must be whole minutes between −14 and +14 hours; it is {DayOffset}.");
+        }
+
+        if (errors.HasErrors)
+        {
+            throw new CrmValidationException(errors.Errors);
+        }
+    }
+}
+
+/// <summary>One customer's purchases in a <see cref="PurchaseWindow"/>.</summary>
+/// <param name="CustomerId">The customer.</param>
+/// <param name="FirstDay">The day of the first counted order.</param>
+/// <param name="LastDay">The day of the last counted order.</param>
+/// <param name="PurchaseDays">Distinct days with a counted order.</param>
+/// <param name="Orders">Counted orders.</param>
+/// <param name="Spend">The net total of the counted orders.</param>
+/// <param name="FirstDaySpend">The net total of the counted orders on <paramref name="FirstDay"/>.</param>
+public sealed record CustomerPurchaseSummary(Guid CustomerId, DateOnly FirstDay, DateOnly LastDay, int PurchaseDays, int Orders, decimal Spend, decimal FirstDaySpend);
+
+/// <summary>One customer's purchases on one day of a <see cref="PurchaseWindow"/>.</summary>
+/// <param name="CustomerId">The customer.</param>
+/// <param name="Day">The day.</param>
+/// <param name="Orders">Counted orders that day.</param>
+/// <param name="Spend">Their net total.</param>
+public sealed record CustomerPurchaseDay(Guid CustomerId, DateOnly Day, int Orders, decimal Spend);
+
+/// <summary>
+/// Per-customer purchase aggregates, computed where the orders are: a SQL adapter aggregates in the database and
+/// streams one row per customer (or per customer and day), never the orders themselves.
+/// </summary>
+public interface IPurchaseHistoryStore
+{
+    /// <summary>One summary per customer with a counted order, grouped by customer, in the store's customer order.</summary>
+    IAsyncEnumerable<CustomerPurchaseSummary> StreamSummariesAsync(string tenantId, PurchaseWindow window, CancellationToken cancellationToken);
+
+    /// <summary>One row per customer and purchase day, grouped by customer (in the store's customer order), days ascending within a customer.</summary>
+    IAsyncEnumerable<CustomerPurchaseDay> StreamDaysAsync(string tenantId, PurchaseWindow window, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// <see cref="IPurchaseHistoryStore"/> for any <see cref="IOrderStore"/>: streams the tenant's orders and aggregates as
+/// they pass, holding one running total per customer-day. The in-memory default; a database adapter should
+/// aggregate in the database instead.
+/// </summary>
+public sealed class OrderScanPurchaseHistoryStore : IPurchaseHistoryStore
+{
+    private readonly IOrderStore _orders;
+
+    /// <summary>Creates the store over an order store.</summary>
+    public OrderScanPurchaseHistoryStore(IOrderStore orders) => _orders = orders ?? throw new ArgumentNullException(nameof(orders));
+
+    /// <inheritdoc />
+    public async IAsyncEnumerable<CustomerPurchaseSummary> StreamSummariesAsync(string tenantId, PurchaseWindow window, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        Guid? current = null;
+        int firstDay = 0, lastDay = 0, days = 0, orders = 0;
+        decimal spend = 0, firstDaySpend = 0;
+        await foreach (var day in StreamDaysAsync(tenantId, window, cancellationToken).ConfigureAwait(false))
+        {
+            if (day.CustomerId != current)
+            {
+                if (current is { } done)
+                {
+                    yield return new CustomerPurchaseSummary(done, DateOnly.FromDayNumber(firstDay), DateOnly.FromDayNumber(lastDay), days, orders, spend, firstDaySpend);
+                }
+
+                current = day.CustomerId;
+                firstDay = day.Day.DayNumber;
+                firstDaySpend = day.Spend;
+                days = orders = 0;
+                spend = 0;
+            }
+
+            lastDay = day.Day.DayNumber;
+            days++;
+            orders += day.Orders;
+            spend += day.Spend;
+        }
+
+        if (current is { } last)
+        {
+            yield return new CustomerPurchaseSummary(last, DateOnly.FromDayNumber(firstDay), DateOnly.FromDayNumber(lastDay), days, orders, spend, firstDaySpend);
+        }
+    }
+
+    /// <inheritdoc />
+    public async IAsyncEnumerable<CustomerPurchaseDay> StreamDaysAsync(string tenantId, PurchaseWindow window, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(window);
+        window.Validate();
+        long start = window.StartUtcTicks, end = window.EndUtcTicks;
+        var byCustomerDay = new Dictionary<(Guid Customer, int Day), (int Orders, decimal Spend)>();
+        await foreach (var order in _orders.StreamAsync(tenantId, cancellationToken).ConfigureAwait(false))
+        {
+            var placed = order.PlacedAt.UtcTicks;
+            if (placed < start || placed >= end || !string.Equals(order.Currency, window.Currency, StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            var net = order.NetTotal;
+            if (net <= 0)
+            {
+                continue;
+            }
+
+            var key = (order.CustomerId, window.DayNumberOf(placed));
+            var (count, total) = byCustomerDay.GetValueOrDefault(key);
+            byCustomerDay[key] = (count + 1, total + net);
+        }
+
+        foreach (var (key, value) in byCustomerDay.OrderBy(e => e.Key.Customer).ThenBy(e => e.Key.Day))
+        {
+            yield return new CustomerPurchaseDay(key.Customer, DateOnly.FromDayNumber(key.Day), value.Orders, value.Spend);
+        }
+    }
+}

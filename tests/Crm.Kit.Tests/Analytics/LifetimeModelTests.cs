@@ -1,0 +1,119 @@
+using Crm.Kit.Analytics;
+using CsCheck;
+
+namespace Crm.Kit.Tests.Analytics;
+
+/// <summary>The lifetime models against the published CDNOW figures (../shared/data/cdnow/SOURCE.md).</summary>
+public sealed class LifetimeModelTests
+{
+    // Fader, Hardie & Lee (2005) as used by the R BTYD tests quoted in lifetimes.
+    private static readonly BgNbdModel Published = new(new BgNbdParameters(0.243, 4.414, 0.793, 2.426));
+
+    private static CancellationToken Cancel => TestContext.Current.CancellationToken;
+
+    private static BgNbdFit FitCsv() => BgNbdModel.Fit(SharedData.CdnowSummaries(), Cancel);
+
+    [Fact]
+    public void Bg_nbd_fit_on_the_cdnow_summary_reproduces_the_published_parameters_and_log_likelihood()
+    {
+        var fit = FitCsv();
+        var p = fit.Model.Parameters;
+
+        Assert.Equal(2357, fit.Customers);
+        // The paper, to its three decimals, and its total log-likelihood -9582.4.
+        Assert.Equal((0.243, 4.414, 0.793, 2.426), (Math.Round(p.R, 3), Math.Round(p.Alpha, 3), Math.Round(p.A, 3), Math.Round(p.B, 3)));
+        Assert.Equal(-9582.4, Math.Round(fit.LogLikelihood, 1));
+        // lifetimes' Quickstart on this same rounded file (its optimiser stops within about 2e-6 of the optimum).
+        Assert.Equal(0.242593, p.R, 0.000002);
+        Assert.Equal(4.413532, p.Alpha, 0.000002);
+        Assert.Equal(0.792886, p.A, 0.000002);
+        Assert.Equal(2.425752, p.B, 0.000002);
+        // The exact optimum (recomputed independently, SOURCE.md) to seven digits.
+        Assert.Equal(0.2425929, p.R, 0.0000001);
+        Assert.Equal(4.4135315, p.Alpha, 0.0000005);
+        Assert.Equal(0.7928861, p.A, 0.0000001);
+        Assert.Equal(2.4257533, p.B, 0.0000005);
+        Assert.Equal(-9582.42556, fit.LogLikelihood, 0.000005);
+    }
+
+    [Fact]
+    public void Gamma_gamma_fit_on_the_cdnow_summary_reproduces_the_published_parameters()
+    {
+        var fit = GammaGammaModel.Fit(SharedData.CdnowSummaries(), Cancel);
+        var p = fit.Model.Parameters;
+
+        Assert.Equal(946, fit.Customers);
+        // lifetimes Quickstart prints p 6.25, q 3.74, v 15.45; Hardie's note gives γ 15.44 (the test there allows 0.015).
+        Assert.Equal((6.25, 3.74, 15.45), (Math.Round(p.P, 2), Math.Round(p.Q, 2), Math.Round(p.Gamma, 2)));
+        Assert.Equal(15.44, p.Gamma, 0.015);
+        Assert.Equal(6.248803, p.P, 0.000002);
+        Assert.Equal(3.744588, p.Q, 0.000002);
+        Assert.Equal(15.447747, p.Gamma, 0.000005);
+        Assert.Equal(-4055.923, fit.LogLikelihood, 0.0005);
+    }
+
+    [Fact]
+    public void Expectations_match_hardies_spreadsheet()
+    {
+        var model = FitCsv().Model;
+
+        // E[Y(39) | x = 2, tₓ = 30.43, T = 38.86] = 1.226 in Hardie's Excel sheet.
+        Assert.Equal(1.226, model.ConditionalExpectedPurchases(new RepeatPurchaseSummary(2, 30.43, 38.86), 39), 0.0005);
+        // E[X(t)] for a new customer.
+        double[] t = [0.1429, 1, 3, 31.8571, 32, 78];
+        double[] published = [0.0078, 0.0532, 0.1506, 1.0405, 1.0437, 1.8576];
+        for (var i = 0; i < t.Length; i++)
+        {
+            Assert.Equal(published[i], model.ExpectedPurchases(t[i]), 0.0005);
+        }
+    }
+
+    [Fact]
+    public void Purchase_count_probabilities_match_r_btyd()
+    {
+        Assert.Equal(1.07869e-07, Published.ProbabilityOfPurchases(10, 2), 1e-12);
+        Assert.Equal(0.5737864, Published.ProbabilityOfPurchases(0, 39), 1e-7);
+        double[] expected = [0.0019995214, 0.0015170236, 0.0011633150, 0.0009003148, 0.0007023638, 0.0005517902, 0.0004361913, 0.0003467171, 0.0002769613, 0.0002222260];
+        for (var n = 11; n <= 20; n++)
+        {
+            Assert.Equal(expected[n - 11], Published.ProbabilityOfPurchases(n, 30), 1e-10);
+        }
+    }
+
+    [Fact]
+    public void Purchase_count_probabilities_sum_to_one_and_their_mean_is_the_expectation()
+    {
+        var model = FitCsv().Model;
+        foreach (var t in new[] { 1.0, 10, 52 })
+        {
+            var probabilities = Enumerable.Range(0, 400).Select(n => model.ProbabilityOfPurchases(n, t)).ToArray();
+            Assert.Equal(1, probabilities.Sum(), 1e-9);
+            Assert.Equal(model.ExpectedPurchases(t), probabilities.Select((p, n) => p * n).Sum(), 1e-7);
+        }
+    }
+
+    [Fact]
+    public void Predictions_stay_finite_and_in_range_for_extreme_customers()
+    {
+        var model = FitCsv().Model;
+        Gen.Select(Gen.Int[0, 5000], Gen.Double[0, 1], Gen.Double[0.001, 5000]).Sample((x, share, age) =>
+        {
+            var summary = new RepeatPurchaseSummary(x, x == 0 ? 0 : share * age, age);
+            var alive = model.ProbabilityAlive(summary);
+            Assert.InRange(alive, 0, 1);
+            Assert.True(double.IsFinite(model.LogLikelihood(summary)));
+            var expected = model.ConditionalExpectedPurchases(summary, 4);
+            Assert.True(double.IsFinite(expected) && expected >= 0, $"E[Y] = {expected} for {summary}");
+        }, iter: 2000);
+    }
+
+    [Fact]
+    public void Impossible_summaries_are_rejected_by_field()
+    {
+        Assert.Equal("customers[1].Recency", Assert.Throws<CrmValidationException>(() => BgNbdModel.Fit([new(1, 2, 3), new(1, 4, 3)], Cancel)).Errors[0].Field);
+        Assert.Equal("customers[0].Recency", Assert.Throws<CrmValidationException>(() => BgNbdModel.Fit([new(0, 2, 3)], Cancel)).Errors[0].Field);
+        Assert.Equal("customers[0].Frequency", Assert.Throws<CrmValidationException>(() => BgNbdModel.Fit([new(-1, 0, 3)], Cancel)).Errors[0].Field);
+        Assert.Equal("customers", Assert.Throws<CrmValidationException>(() => GammaGammaModel.Fit([new(0, 0, 3)], Cancel)).Errors[0].Field);
+        Assert.Equal("alpha", Assert.Throws<CrmValidationException>(() => new BgNbdModel(new BgNbdParameters(1, 0, 1, 1))).Errors[0].Field);
+    }
+}
