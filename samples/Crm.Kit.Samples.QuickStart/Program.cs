@@ -1,6 +1,7 @@
 // Crm.Kit QuickStart: the in-memory default, no database needed.
 // Creates customers, records orders, finds and merges a duplicate, shows a profile with metrics and
-// timeline, keeps segments up to date as orders arrive, then exports and erases a customer's personal data.
+// timeline, keeps segments up to date as orders arrive, exports and erases a customer's personal data, then
+// analyses a shop's order history: RFM segments, predicted lifetime value, churn risk, cohorts and cross-sell.
 using System.Globalization;
 using Crm.Kit;
 using Crm.Kit.Customers;
@@ -153,6 +154,11 @@ Console.WriteLine(string.Join(Environment.NewLine, export.Split('\n').Take(6).Se
 await privacy.EraseAsync(ana.Id);
 var erased = await customers.GetByIdAsync(ana.Id);
 Console.WriteLine($"After erasure: name '{(erased.DisplayName.Length == 0 ? "(erased)" : erased.DisplayName)}', emails {erased.Emails.Count}, lookup by email finds {(await customers.FindByEmailAsync("ana.lima@example.com")).Count}; metrics kept: {erased.Metrics.OrderCount} orders, {erased.Metrics.TotalSpent} USD.");
+
+Section("8. Analytics");
+// A second, separate shop with enough history to analyse; pass --charts <dir> to also draw two SVG charts.
+var charts = Array.IndexOf(args, "--charts") is var at and >= 0 && at + 1 < args.Length ? args[at + 1] : null;
+await AnalyticsSection.RunAsync(charts);
 
 Section("Done");
 return 0;

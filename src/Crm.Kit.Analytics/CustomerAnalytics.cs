@@ -140,7 +140,7 @@ public sealed class CustomerAnalytics
         await foreach (var order in CountedOrdersAsync(window, cancellationToken).ConfigureAwait(false))
         {
             var lineMargin = order.Lines.Sum(l => l.LineTotal * (l.Category is { } c && _options.CategoryMarginRates.TryGetValue(c, out var rate) ? rate : _options.MarginRate));
-            var netShare = order.NetTotal / order.Total;
+            var netShare = order.Total == 0 ? 0 : order.NetTotal / order.Total;
             var (orders, revenue, margin) = totals.GetValueOrDefault(order.CustomerId);
             totals[order.CustomerId] = (orders + 1, revenue + order.NetTotal, margin + (lineMargin * netShare));
         }
@@ -183,7 +183,7 @@ public sealed class CustomerAnalytics
         await foreach (var order in _orders.StreamAsync(_tenant.TenantId, cancellationToken).ConfigureAwait(false))
         {
             var placed = order.PlacedAt.UtcTicks;
-            if (placed >= start && placed < end && order.Currency == window.Currency && order.NetTotal > 0)
+            if (placed >= start && placed < end && order.Currency == window.Currency && !order.IsFullyRefunded)
             {
                 yield return order;
             }

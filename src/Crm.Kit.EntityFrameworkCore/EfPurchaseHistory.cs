@@ -60,7 +60,7 @@ public sealed class EfPurchaseHistoryStore<TContext> : IPurchaseHistoryStore
         long start = window.StartUtcTicks, end = window.EndUtcTicks, offset = window.DayOffset.Ticks;
         var currency = window.Currency;
         return _context.Set<OrderRow>().AsNoTracking()
-            .Where(r => r.TenantId == tenantId && r.Currency == currency && r.PlacedAt >= start && r.PlacedAt < end && r.Total > r.RefundedTotal)
+            .Where(r => r.TenantId == tenantId && r.Currency == currency && r.PlacedAt >= start && r.PlacedAt < end && (r.RefundedTotal == 0 || r.Total > r.RefundedTotal))
             .GroupBy(r => new { r.CustomerId, Day = (r.PlacedAt + offset) / TimeSpan.TicksPerDay })
             .Select(g => new DayRow { CustomerId = g.Key.CustomerId, Day = g.Key.Day, Orders = g.Count(), Spend = g.Sum(r => r.Total - r.RefundedTotal) });
     }

@@ -56,7 +56,7 @@ public sealed class GammaGammaModel
     /// <summary>The population mean spend per transaction, pγ / (q − 1); infinite when q ≤ 1.</summary>
     public double PopulationMeanValue => Parameters.Q <= 1 ? double.PositiveInfinity : Parameters.P * Parameters.Gamma / (Parameters.Q - 1);
 
-    /// <summary>Fits the model by maximum likelihood on the customers with at least one repeat purchase (others are skipped).</summary>
+    /// <summary>Fits the model by maximum likelihood on the customers with repeat purchases of positive average value (others are skipped).</summary>
     /// <exception cref="CrmValidationException">A summary is impossible, or no customer has repeat purchases.</exception>
     public static GammaGammaFit Fit(IEnumerable<RepeatPurchaseSummary> customers, CancellationToken cancellationToken = default)
     {

@@ -57,15 +57,11 @@ internal sealed class PooledSummaries
         {
             summary.Validate($"customers[{index}]");
             index++;
-            if (requireRepeatValue && summary.Frequency == 0)
+            // The spend model describes positive spend: customers without repeat purchases, or whose repeat purchases
+            // were all free, carry no information about it.
+            if (requireRepeatValue && (summary.Frequency == 0 || summary.AverageRepeatValue <= 0))
             {
                 continue;
-            }
-
-            if (requireRepeatValue && summary.AverageRepeatValue <= 0)
-            {
-                throw new CrmValidationException($"customers[{index - 1}].{nameof(RepeatPurchaseSummary.AverageRepeatValue)}", "positive",
-                    "The spend model needs a positive average repeat value for every customer with repeat purchases.");
             }
 
             var key = requireRepeatValue

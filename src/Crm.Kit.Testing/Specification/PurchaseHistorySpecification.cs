@@ -121,7 +121,7 @@ public abstract class PurchaseHistorySpecification : CrmSpecification
     private static List<CustomerPurchaseDay> ReferenceDays(IEnumerable<Order> orders, PurchaseWindow window) =>
     [
         .. orders
-            .Where(o => o.Currency == window.Currency && o.NetTotal > 0)
+            .Where(o => o.Currency == window.Currency && !o.IsFullyRefunded)
             .Select(o => (Order: o, Local: o.PlacedAt.ToOffset(window.DayOffset)))
             .Where(x => DateOnly.FromDateTime(x.Local.DateTime) >= (window.FirstDay ?? DateOnly.MinValue) && DateOnly.FromDateTime(x.Local.DateTime) <= window.LastDay)
             .GroupBy(x => (x.Order.CustomerId, Day: DateOnly.FromDateTime(x.Local.DateTime)))

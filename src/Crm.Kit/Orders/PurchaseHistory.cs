@@ -8,7 +8,8 @@ namespace Crm.Kit.Orders;
 /// </summary>
 /// <remarks>
 /// An order counts when it is in <see cref="Currency"/>, was placed on a day from <see cref="FirstDay"/> to
-/// <see cref="LastDay"/> (both inclusive) and is not fully refunded; its value is its net total (total less refunds).
+/// <see cref="LastDay"/> (both inclusive) and is not fully refunded; its value is its net total (total less refunds). An order worth
+/// nothing (a free sample, a fully discounted order) still counts as a purchase.
 /// Days are calendar days at the fixed offset <see cref="DayOffset"/> from UTC. A fixed offset rather than a time
 /// zone keeps the day arithmetic identical inside every database (one integer division), at the cost of ignoring
 /// daylight saving: an order in the first hour of a summer day may count on the previous day.
@@ -153,12 +154,12 @@ public sealed class OrderScanPurchaseHistoryStore : IPurchaseHistoryStore
                 continue;
             }
 
-            var net = order.NetTotal;
-            if (net <= 0)
+            if (order.IsFullyRefunded)
             {
                 continue;
             }
 
+            var net = order.NetTotal;
             var key = (order.CustomerId, window.DayNumberOf(placed));
             var (count, total) = byCustomerDay.GetValueOrDefault(key);
             byCustomerDay[key] = (count + 1, total + net);
