@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace Crm.Kit.Orders;
 
@@ -95,7 +96,8 @@ public interface IPurchaseHistoryStore
 
 /// <summary>
 /// <see cref="IPurchaseHistoryStore"/> for any <see cref="IOrderStore"/>: streams the tenant's orders and aggregates as
-/// they pass, holding one running total per customer-day. The in-memory default; a database adapter should
+/// they pass: one accumulator per customer for summaries, one running total per customer-day for days. The
+/// in-memory default; a database adapter should
 /// aggregate in the database instead.
 /// </summary>
 public sealed class OrderScanPurchaseHistoryStore : IPurchaseHistoryStore
@@ -108,66 +110,100 @@ public sealed class OrderScanPurchaseHistoryStore : IPurchaseHistoryStore
     /// <inheritdoc />
     public async IAsyncEnumerable<CustomerPurchaseSummary> StreamSummariesAsync(string tenantId, PurchaseWindow window, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        Guid? current = null;
-        int firstDay = 0, lastDay = 0, days = 0, orders = 0;
-        decimal spend = 0, firstDaySpend = 0;
-        await foreach (var day in StreamDaysAsync(tenantId, window, cancellationToken).ConfigureAwait(false))
+        // One accumulator per customer; no global sort, since summaries only need grouping.
+        var customers = new Dictionary<Guid, SummaryAccumulator>();
+        await foreach (var (order, day) in CountedAsync(tenantId, window, cancellationToken).ConfigureAwait(false))
         {
-            if (day.CustomerId != current)
-            {
-                if (current is { } done)
-                {
-                    yield return new CustomerPurchaseSummary(done, DateOnly.FromDayNumber(firstDay), DateOnly.FromDayNumber(lastDay), days, orders, spend, firstDaySpend);
-                }
-
-                current = day.CustomerId;
-                firstDay = day.Day.DayNumber;
-                firstDaySpend = day.Spend;
-                days = orders = 0;
-                spend = 0;
-            }
-
-            lastDay = day.Day.DayNumber;
-            days++;
-            orders += day.Orders;
-            spend += day.Spend;
+            ref var accumulator = ref CollectionsMarshal.GetValueRefOrAddDefault(customers, order.CustomerId, out var exists);
+            accumulator ??= new SummaryAccumulator(day);
+            accumulator.Add(day, order.NetTotal);
         }
 
-        if (current is { } last)
+        foreach (var (customer, a) in customers)
         {
-            yield return new CustomerPurchaseSummary(last, DateOnly.FromDayNumber(firstDay), DateOnly.FromDayNumber(lastDay), days, orders, spend, firstDaySpend);
+            yield return new CustomerPurchaseSummary(
+                customer, DateOnly.FromDayNumber(a.FirstDay), DateOnly.FromDayNumber(a.LastDay), a.DistinctDays(), a.Orders, a.Spend, a.FirstDaySpend);
         }
     }
 
     /// <inheritdoc />
     public async IAsyncEnumerable<CustomerPurchaseDay> StreamDaysAsync(string tenantId, PurchaseWindow window, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(window);
-        window.Validate();
-        long start = window.StartUtcTicks, end = window.EndUtcTicks;
         var byCustomerDay = new Dictionary<(Guid Customer, int Day), (int Orders, decimal Spend)>();
-        await foreach (var order in _orders.StreamAsync(tenantId, cancellationToken).ConfigureAwait(false))
+        await foreach (var (order, day) in CountedAsync(tenantId, window, cancellationToken).ConfigureAwait(false))
         {
-            var placed = order.PlacedAt.UtcTicks;
-            if (placed < start || placed >= end || !string.Equals(order.Currency, window.Currency, StringComparison.Ordinal))
-            {
-                continue;
-            }
-
-            if (order.IsFullyRefunded)
-            {
-                continue;
-            }
-
-            var net = order.NetTotal;
-            var key = (order.CustomerId, window.DayNumberOf(placed));
+            var key = (order.CustomerId, day);
             var (count, total) = byCustomerDay.GetValueOrDefault(key);
-            byCustomerDay[key] = (count + 1, total + net);
+            byCustomerDay[key] = (count + 1, total + order.NetTotal);
         }
 
         foreach (var (key, value) in byCustomerDay.OrderBy(e => e.Key.Customer).ThenBy(e => e.Key.Day))
         {
             yield return new CustomerPurchaseDay(key.Customer, DateOnly.FromDayNumber(key.Day), value.Orders, value.Spend);
+        }
+    }
+
+    private async IAsyncEnumerable<(Order Order, int Day)> CountedAsync(string tenantId, PurchaseWindow window, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(window);
+        window.Validate();
+        long start = window.StartUtcTicks, end = window.EndUtcTicks;
+        await foreach (var order in _orders.StreamAsync(tenantId, cancellationToken).ConfigureAwait(false))
+        {
+            var placed = order.PlacedAt.UtcTicks;
+            if (placed >= start && placed < end && !order.IsFullyRefunded && string.Equals(order.Currency, window.Currency, StringComparison.Ordinal))
+            {
+                yield return (order, window.DayNumberOf(placed));
+            }
+        }
+    }
+
+    private sealed class SummaryAccumulator(int day)
+    {
+        private readonly List<int> _days = [];
+
+        public int FirstDay { get; private set; } = day;
+
+        public int LastDay { get; private set; } = day;
+
+        public int Orders { get; private set; }
+
+        public decimal Spend { get; private set; }
+
+        public decimal FirstDaySpend { get; private set; }
+
+        public void Add(int day, decimal net)
+        {
+            if (day < FirstDay)
+            {
+                FirstDay = day;
+                FirstDaySpend = 0;
+            }
+
+            if (day == FirstDay)
+            {
+                FirstDaySpend += net;
+            }
+
+            LastDay = Math.Max(LastDay, day);
+            Orders++;
+            Spend += net;
+            _days.Add(day);
+        }
+
+        public int DistinctDays()
+        {
+            _days.Sort();
+            var distinct = 0;
+            for (var i = 0; i < _days.Count; i++)
+            {
+                if (i == 0 || _days[i] != _days[i - 1])
+                {
+                    distinct++;
+                }
+            }
+
+            return distinct;
         }
     }
 }
