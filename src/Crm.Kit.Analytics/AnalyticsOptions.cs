@@ -47,12 +47,12 @@ internal sealed class AnalyticsOptionsValidator : IValidateOptions<AnalyticsOpti
             errors.Add($"{nameof(AnalyticsOptions.Currency)}: '{options.Currency}' is not an ISO 4217 currency code.");
         }
 
-        if (options.DayOffset < TimeSpan.FromHours(-14) || options.DayOffset > TimeSpan.FromHours(14) || options.DayOffset.Ticks % TimeSpan.TicksPerMinute != 0)
+        if (!PurchaseWindow.IsValidDayOffset(options.DayOffset))
         {
             errors.Add($"{nameof(AnalyticsOptions.DayOffset)}: must be whole minutes between -14 and +14 hours.");
         }
 
-        if (options.ModelTimeUnit <= TimeSpan.Zero || options.ModelTimeUnit.Ticks % TimeSpan.TicksPerDay != 0)
+        if (!RepeatPurchaseSummary.IsWholeDays(options.ModelTimeUnit))
         {
             errors.Add($"{nameof(AnalyticsOptions.ModelTimeUnit)}: must be a positive whole number of days.");
         }
@@ -72,7 +72,7 @@ internal sealed class AnalyticsOptionsValidator : IValidateOptions<AnalyticsOpti
             errors.Add($"{nameof(AnalyticsOptions.LifetimeValuePeriods)}: must lie between 1 and 1200.");
         }
 
-        if (options.LifetimeValuePeriodLength <= TimeSpan.Zero || options.LifetimeValuePeriodLength.Ticks % TimeSpan.TicksPerDay != 0)
+        if (!RepeatPurchaseSummary.IsWholeDays(options.LifetimeValuePeriodLength))
         {
             errors.Add($"{nameof(AnalyticsOptions.LifetimeValuePeriodLength)}: must be a positive whole number of days.");
         }

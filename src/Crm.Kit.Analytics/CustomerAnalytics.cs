@@ -179,11 +179,9 @@ public sealed class CustomerAnalytics
 
     private async IAsyncEnumerable<Order> CountedOrdersAsync(PurchaseWindow window, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        long start = window.StartUtcTicks, end = window.EndUtcTicks;
         await foreach (var order in _orders.StreamAsync(_tenant.TenantId, cancellationToken).ConfigureAwait(false))
         {
-            var placed = order.PlacedAt.UtcTicks;
-            if (placed >= start && placed < end && order.Currency == window.Currency && !order.IsFullyRefunded)
+            if (window.Counts(order))
             {
                 yield return order;
             }

@@ -15,18 +15,10 @@ public sealed record BgNbdParameters(double R, double Alpha, double A, double B)
 {
     internal void Validate()
     {
-        Check(R, "r");
-        Check(Alpha, "alpha");
-        Check(A, "a");
-        Check(B, "b");
-
-        static void Check(double value, string name)
-        {
-            if (!double.IsFinite(value) || value <= 0)
-            {
-                throw new CrmValidationException(name, "positive", $"The BG/NBD parameter {name} must be a finite number greater than 0; it is {value}.");
-            }
-        }
+        ModelParameter.RequirePositive(R, "r", "BG/NBD");
+        ModelParameter.RequirePositive(Alpha, "alpha", "BG/NBD");
+        ModelParameter.RequirePositive(A, "a", "BG/NBD");
+        ModelParameter.RequirePositive(B, "b", "BG/NBD");
     }
 }
 

@@ -13,17 +13,9 @@ public sealed record GammaGammaParameters(double P, double Q, double Gamma)
 {
     internal void Validate()
     {
-        Check(P, "p");
-        Check(Q, "q");
-        Check(Gamma, "gamma");
-
-        static void Check(double value, string name)
-        {
-            if (!double.IsFinite(value) || value <= 0)
-            {
-                throw new CrmValidationException(name, "positive", $"The Gamma-Gamma parameter {name} must be a finite number greater than 0; it is {value}.");
-            }
-        }
+        ModelParameter.RequirePositive(P, "p", "Gamma-Gamma");
+        ModelParameter.RequirePositive(Q, "q", "Gamma-Gamma");
+        ModelParameter.RequirePositive(Gamma, "gamma", "Gamma-Gamma");
     }
 }
 

@@ -38,13 +38,16 @@ public readonly record struct RepeatPurchaseSummary(int Frequency, double Recenc
     /// <summary>The length of a time unit in days; it must be a positive whole number of days.</summary>
     internal static double DaysIn(TimeSpan timeUnit)
     {
-        if (timeUnit <= TimeSpan.Zero || timeUnit.Ticks % TimeSpan.TicksPerDay != 0)
+        if (!IsWholeDays(timeUnit))
         {
             throw new CrmValidationException(nameof(timeUnit), "whole-days", $"The time unit must be a positive whole number of days (7 for weeks); it is {timeUnit}.");
         }
 
         return timeUnit.TotalDays;
     }
+
+    /// <summary>Whether <paramref name="length"/> is a positive whole number of days, as model time units and periods must be.</summary>
+    internal static bool IsWholeDays(TimeSpan length) => length > TimeSpan.Zero && length.Ticks % TimeSpan.TicksPerDay == 0;
 
     /// <summary>Throws <see cref="CrmValidationException"/> naming <paramref name="field"/> when the summary is impossible.</summary>
     public void Validate(string field = "summary")

@@ -26,10 +26,7 @@ internal static class Minimizer
 
         // Inverse Hessian approximation, starting from the identity.
         var h = new double[n, n];
-        for (var i = 0; i < n; i++)
-        {
-            h[i, i] = 1;
-        }
+        ResetToIdentity(h);
 
         var direction = new double[n];
         var candidate = new double[n];

@@ -137,15 +137,16 @@ public sealed class RfmResult
         MonetaryBreakpoints = monetary;
         Customers = customers;
         var total = Math.Max(1, customers.Count);
+        // One pass to group; every rule of the map gets a row, empty segments included.
+        var bySegment = customers.ToLookup(c => c.Segment, StringComparer.Ordinal);
         Segments =
         [
-            .. map.Rules.Select(rule => customers.Where(c => c.Segment == rule.Name).ToList()).Zip(map.Rules)
-                .Select(pair => pair.First.Count == 0
-                    ? new RfmSegmentSummary(pair.Second.Name, 0, 0, 0, 0, 0, 0)
-                    : new RfmSegmentSummary(
-                        pair.Second.Name, pair.First.Count, (double)pair.First.Count / total,
-                        pair.First.Average(c => (double)c.RecencyDays), pair.First.Average(c => (double)c.Frequency),
-                        decimal.Round(pair.First.Average(c => c.Monetary), 2), pair.First.Sum(c => c.Monetary))),
+            .. map.Rules.Select(rule => bySegment[rule.Name].ToList() is { Count: > 0 } members
+                ? new RfmSegmentSummary(
+                    rule.Name, members.Count, (double)members.Count / total,
+                    members.Average(c => (double)c.RecencyDays), members.Average(c => (double)c.Frequency),
+                    decimal.Round(members.Average(c => c.Monetary), 2), members.Sum(c => c.Monetary))
+                : new RfmSegmentSummary(rule.Name, 0, 0, 0, 0, 0, 0)),
         ];
     }
 

@@ -42,7 +42,8 @@ public sealed class RfmSegmentMap
     public RfmSegmentMap(IEnumerable<RfmSegmentRule> rules)
     {
         ArgumentNullException.ThrowIfNull(rules);
-        Rules = [.. rules];
+        var list = rules.ToList();
+        Rules = list;
         var errors = new List<ValidationError>();
         var names = new HashSet<string>(StringComparer.Ordinal);
         for (var i = 0; i < Rules.Count; i++)
@@ -72,7 +73,7 @@ public sealed class RfmSegmentMap
                 {
                     for (var m = 1; m <= 5; m++)
                     {
-                        var index = Rules.ToList().FindIndex(rule => rule.Matches(r, f, m));
+                        var index = list.FindIndex(rule => rule.Matches(r, f, m));
                         if (index < 0)
                         {
                             unclaimed.Add($"{r}{f}{m}");

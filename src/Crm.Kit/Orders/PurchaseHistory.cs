@@ -38,6 +38,18 @@ public sealed record PurchaseWindow
     /// <summary>The day number (days since 0001-01-01, as <see cref="DateOnly.DayNumber"/>) of a UTC instant, in this window's days.</summary>
     public int DayNumberOf(long utcTicks) => (int)((utcTicks + DayOffset.Ticks) / TimeSpan.TicksPerDay);
 
+    /// <summary>Whether <paramref name="order"/> counts as a purchase in this window (see the remarks).</summary>
+    public bool Counts(Order order)
+    {
+        ArgumentNullException.ThrowIfNull(order);
+        var placed = order.PlacedAt.UtcTicks;
+        return placed >= StartUtcTicks && placed < EndUtcTicks && !order.IsFullyRefunded && string.Equals(order.Currency, Currency, StringComparison.Ordinal);
+    }
+
+    /// <summary>Whether <paramref name="offset"/> is a valid <see cref="DayOffset"/>: whole minutes between −14 and +14 hours.</summary>
+    public static bool IsValidDayOffset(TimeSpan offset) =>
+        offset >= TimeSpan.FromHours(-14) && offset <= TimeSpan.FromHours(14) && offset.Ticks % TimeSpan.TicksPerMinute == 0;
+
     /// <summary>Throws <see cref="CrmValidationException"/> naming every problem.</summary>
     public void Validate()
     {
@@ -52,7 +64,7 @@ public sealed record PurchaseWindow
             errors.Add(nameof(FirstDay), "order", $"The first day {first:yyyy-MM-dd} is after the last day {LastDay:yyyy-MM-dd}.");
         }
 
-        if (DayOffset < TimeSpan.FromHours(-14) || DayOffset > TimeSpan.FromHours(14) || DayOffset.Ticks % TimeSpan.TicksPerMinute != 0)
+        if (!IsValidDayOffset(DayOffset))
         {
             errors.Add(nameof(DayOffset), "offset", $"The day offset must be whole minutes between −14 and +14 hours; it is {DayOffset}.");
         }
@@ -147,13 +159,11 @@ public sealed class OrderScanPurchaseHistoryStore : IPurchaseHistoryStore
     {
         ArgumentNullException.ThrowIfNull(window);
         window.Validate();
-        long start = window.StartUtcTicks, end = window.EndUtcTicks;
         await foreach (var order in _orders.StreamAsync(tenantId, cancellationToken).ConfigureAwait(false))
         {
-            var placed = order.PlacedAt.UtcTicks;
-            if (placed >= start && placed < end && !order.IsFullyRefunded && string.Equals(order.Currency, window.Currency, StringComparison.Ordinal))
+            if (window.Counts(order))
             {
-                yield return (order, window.DayNumberOf(placed));
+                yield return (order, window.DayNumberOf(order.PlacedAt.UtcTicks));
             }
         }
     }
