@@ -1,5 +1,6 @@
 using Crm.Kit;
 using Crm.Kit.Analytics;
+using Crm.Kit.Insights;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
@@ -8,7 +9,10 @@ namespace Microsoft.Extensions.DependencyInjection;
 /// <summary>Adds customer analytics to Crm.Kit.</summary>
 public static class AnalyticsBuilderExtensions
 {
-    /// <summary>Registers <see cref="CustomerAnalytics"/> (scoped) with its options, validated at start-up.</summary>
+    /// <summary>
+    /// Registers <see cref="CustomerAnalytics"/> (scoped) with its options, validated at start-up, and contributes the
+    /// stored insight figures as segment fields (<see cref="CustomerInsightFields"/>).
+    /// </summary>
     public static CrmKitBuilder AddAnalytics(this CrmKitBuilder builder, Action<AnalyticsOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
@@ -21,6 +25,6 @@ public static class AnalyticsBuilderExtensions
         options.ValidateOnStart();
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<AnalyticsOptions>, AnalyticsOptionsValidator>());
         builder.Services.TryAddScoped<CustomerAnalytics>();
-        return builder;
+        return builder.AddSegmentFields<CustomerInsightFields>();
     }
 }

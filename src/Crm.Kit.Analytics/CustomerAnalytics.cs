@@ -1,5 +1,7 @@
 using System.Runtime.CompilerServices;
+using Crm.Kit.Insights;
 using Crm.Kit.Orders;
+using Crm.Kit.Segmentation;
 using Microsoft.Extensions.Options;
 
 namespace Crm.Kit.Analytics;
@@ -15,6 +17,15 @@ public sealed record CustomerHistoricValue(Guid CustomerId, int Orders, decimal 
     public decimal AverageMargin => Orders == 0 ? 0 : Margin / Orders;
 }
 
+/// <summary>What one <see cref="CustomerAnalytics.RefreshInsightsAsync"/> did.</summary>
+/// <param name="AsOf">The last day of the window.</param>
+/// <param name="ComputedAt">The time stamped on every snapshot written.</param>
+/// <param name="Customers">Snapshots written: customers with a counted order in the window.</param>
+/// <param name="Removed">Older snapshots removed: customers with no counted order in the window any more.</param>
+/// <param name="LifetimeModelsFitted">Whether BG/NBD and Gamma-Gamma could be fitted (someone bought on two different days).</param>
+/// <param name="Segments">The re-evaluation of the dynamic segments using insight fields.</param>
+public sealed record InsightRefresh(DateOnly AsOf, DateTimeOffset ComputedAt, int Customers, int Removed, bool LifetimeModelsFitted, SegmentReevaluation Segments);
+
 /// <summary>
 /// Customer analytics over the current tenant's orders: RFM, historic and predicted lifetime value, churn risk,
 /// cohort retention and product association rules. Per-customer aggregation happens in the store
@@ -22,18 +33,31 @@ public sealed record CustomerHistoricValue(Guid CustomerId, int Orders, decimal 
 /// </summary>
 public sealed class CustomerAnalytics
 {
+    private const int InsightBatch = 1000;
     private readonly IPurchaseHistoryStore _purchases;
     private readonly IOrderStore _orders;
+    private readonly ICustomerInsightStore _insights;
+    private readonly SegmentManager _segments;
     private readonly ICrmTenantContext _tenant;
     private readonly TimeProvider _time;
     private readonly AnalyticsOptions _options;
     private readonly string _currency;
 
     /// <summary>Creates the service; resolve it from DI after <c>AddCrmKit().AddAnalytics()</c>.</summary>
-    public CustomerAnalytics(IPurchaseHistoryStore purchases, IOrderStore orders, ICrmTenantContext tenant, TimeProvider time, IOptions<AnalyticsOptions> options, IOptions<CrmKitOptions> crmOptions)
+    public CustomerAnalytics(
+        IPurchaseHistoryStore purchases,
+        IOrderStore orders,
+        ICustomerInsightStore insights,
+        SegmentManager segments,
+        ICrmTenantContext tenant,
+        TimeProvider time,
+        IOptions<AnalyticsOptions> options,
+        IOptions<CrmKitOptions> crmOptions)
     {
         _purchases = purchases;
         _orders = orders;
+        _insights = insights;
+        _segments = segments;
         _tenant = tenant;
         _time = time;
         _options = options.Value;
@@ -56,7 +80,7 @@ public sealed class CustomerAnalytics
         var inputs = new List<RfmInput>();
         await foreach (var s in _purchases.StreamSummariesAsync(_tenant.TenantId, window, cancellationToken).ConfigureAwait(false))
         {
-            inputs.Add(new RfmInput(s.CustomerId, window.LastDay.DayNumber - s.LastDay.DayNumber, s.Orders, s.Spend));
+            inputs.Add(RfmInputOf(s, window));
         }
 
         return RfmScoring.Score(inputs, window.LastDay, _options.RfmSegments);
@@ -70,18 +94,106 @@ public sealed class CustomerAnalytics
     public async Task<LifetimeValueAnalysis> PredictLifetimeValueAsync(DateOnly? asOf = null, DateOnly? since = null, CancellationToken cancellationToken = default)
     {
         var window = Window(asOf, since);
-        var unitDays = _options.ModelTimeUnit.TotalDays;
+        var rows = await SummariesAsync(window, cancellationToken).ConfigureAwait(false);
+        return Predict(window, rows, cancellationToken)
+            ?? throw new CrmValidationException("orders", "repeat-buyers", "The lifetime models need at least one customer with purchases on two different days in the window.");
+    }
+
+    /// <summary>
+    /// Recomputes every customer's stored <see cref="CustomerInsight"/> (RFM scores and segment, churn risk and
+    /// at-risk flag, probability alive, predicted lifetime value) from the window's purchases, removes the snapshots
+    /// of customers who no longer bought in it, then re-evaluates the dynamic segments whose rules use
+    /// <see cref="CustomerInsightFields"/>, publishing who entered and left them. Schedule it (nightly, say): the
+    /// figures move with time even when nobody orders.
+    /// </summary>
+    /// <remarks>
+    /// Snapshots are written in batches of 1,000, each atomic; a refresh that stops half-way leaves some customers
+    /// with the new snapshot and the rest with the previous one, and the next refresh completes it. Run one refresh
+    /// per tenant at a time; if two overlap, each customer keeps the newer snapshot. When no customer has bought on
+    /// two different days the lifetime models cannot be fitted: RFM is still stored and the model figures are unset.
+    /// </remarks>
+    public async Task<InsightRefresh> RefreshInsightsAsync(DateOnly? asOf = null, DateOnly? since = null, CancellationToken cancellationToken = default)
+    {
+        var window = Window(asOf, since);
+        var computedAt = _time.GetUtcNow();
+        var rows = await SummariesAsync(window, cancellationToken).ConfigureAwait(false);
+        var rfm = RfmScoring.Score(rows.ConvertAll(r => RfmInputOf(r.Purchases, window)), window.LastDay, _options.RfmSegments)
+            .Customers.ToDictionary(c => c.CustomerId);
+        var lifetime = Predict(window, rows, cancellationToken)?.Customers.ToDictionary(c => c.CustomerId);
+
+        var batch = new List<CustomerInsight>(InsightBatch);
+        foreach (var (purchases, _) in rows)
+        {
+            var scores = rfm[purchases.CustomerId];
+            var model = lifetime?[purchases.CustomerId];
+            var churnRisk = Stored(model?.ChurnRisk);
+            batch.Add(new CustomerInsight
+            {
+                CustomerId = purchases.CustomerId,
+                ComputedAt = computedAt,
+                AsOf = window.LastDay,
+                Currency = window.Currency,
+                RecencyScore = scores.R,
+                FrequencyScore = scores.F,
+                MonetaryScore = scores.M,
+                RfmSegment = scores.Segment,
+                ChurnRisk = churnRisk,
+                AtRisk = churnRisk >= (decimal)_options.AtRiskThreshold,
+                ProbabilityAlive = Stored(model?.ProbabilityAlive),
+                PredictedLifetimeValue = Stored(model?.PredictedValue),
+            });
+            if (batch.Count == InsightBatch)
+            {
+                await WriteInsightsAsync(batch, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        await WriteInsightsAsync(batch, cancellationToken).ConfigureAwait(false);
+        var removed = await _insights.RemoveComputedBeforeAsync(_tenant.TenantId, computedAt, cancellationToken).ConfigureAwait(false);
+        var segments = await _segments.ReevaluateUsingFieldsAsync(CustomerInsightFields.Names, cancellationToken).ConfigureAwait(false);
+        return new InsightRefresh(window.LastDay, computedAt, rows.Count, removed, lifetime is not null, segments);
+    }
+
+    /// <summary>The customer's stored insight from the latest refresh, or <see langword="null"/> when none covers them.</summary>
+    public async Task<CustomerInsight?> GetInsightAsync(Guid customerId, CancellationToken cancellationToken = default) =>
+        await _insights.FindAsync(_tenant.TenantId, customerId, cancellationToken).ConfigureAwait(false);
+
+    // Six decimals: finer than any threshold a rule would use, and exactly representable in every store.
+    private static decimal? Stored(double? value) => value is { } v && double.IsFinite(v) ? Math.Round((decimal)v, 6) : null;
+
+    private static RfmInput RfmInputOf(CustomerPurchaseSummary s, PurchaseWindow window) =>
+        new(s.CustomerId, window.LastDay.DayNumber - s.LastDay.DayNumber, s.Orders, s.Spend);
+
+    private async Task WriteInsightsAsync(List<CustomerInsight> batch, CancellationToken cancellationToken)
+    {
+        if (batch.Count > 0)
+        {
+            CustomerInsight.Validate(batch);
+            await _insights.UpsertAsync(_tenant.TenantId, batch.ToArray(), cancellationToken).ConfigureAwait(false);
+            batch.Clear();
+        }
+    }
+
+    private async Task<List<(CustomerPurchaseSummary Purchases, RepeatPurchaseSummary Summary)>> SummariesAsync(PurchaseWindow window, CancellationToken cancellationToken)
+    {
         var rows = new List<(CustomerPurchaseSummary Purchases, RepeatPurchaseSummary Summary)>();
         await foreach (var s in _purchases.StreamSummariesAsync(_tenant.TenantId, window, cancellationToken).ConfigureAwait(false))
         {
             rows.Add((s, RepeatPurchaseSummary.FromPurchases(s, window.LastDay, _options.ModelTimeUnit)));
         }
 
+        return rows;
+    }
+
+    /// <summary>Fits both models and predicts every customer; <see langword="null"/> when nobody bought on two different days.</summary>
+    private LifetimeValueAnalysis? Predict(PurchaseWindow window, List<(CustomerPurchaseSummary Purchases, RepeatPurchaseSummary Summary)> rows, CancellationToken cancellationToken)
+    {
         if (!rows.Any(r => r.Summary.Frequency > 0))
         {
-            throw new CrmValidationException("orders", "repeat-buyers", "The lifetime models need at least one customer with purchases on two different days in the window.");
+            return null;
         }
 
+        var unitDays = _options.ModelTimeUnit.TotalDays;
         var summaries = rows.ConvertAll(r => r.Summary);
         var purchases = BgNbdModel.Fit(summaries, cancellationToken);
         var spend = GammaGammaModel.Fit(summaries, cancellationToken);

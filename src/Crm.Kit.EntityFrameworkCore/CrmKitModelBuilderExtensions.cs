@@ -1,4 +1,5 @@
 using Crm.Kit.EntityFrameworkCore;
+using Crm.Kit.Insights;
 
 namespace Microsoft.EntityFrameworkCore;
 
@@ -82,6 +83,21 @@ public static class CrmKitModelBuilderExtensions
             b.HasKey(r => new { r.TenantId, r.SegmentId, r.CustomerId });
             b.Property(r => r.TenantId).HasMaxLength(100);
             b.HasIndex(r => new { r.TenantId, r.CustomerId });
+        });
+
+        modelBuilder.Entity<CustomerInsightRow>(b =>
+        {
+            b.ToTable(tablePrefix + "customer_insights");
+            b.HasKey(r => new { r.TenantId, r.CustomerId });
+            b.Property(r => r.TenantId).HasMaxLength(100);
+            b.Property(r => r.Currency).HasMaxLength(3).IsRequired();
+            b.Property(r => r.RfmScore).HasMaxLength(3);
+            b.Property(r => r.RfmSegment).HasMaxLength(CustomerInsight.MaxSegmentNameLength);
+            b.Property(r => r.RfmSegmentKey).HasMaxLength(CustomerInsight.MaxSegmentNameLength);
+            b.Property(r => r.ChurnRisk).HasPrecision(28, 8);
+            b.Property(r => r.ProbabilityAlive).HasPrecision(28, 8);
+            b.Property(r => r.PredictedLifetimeValue).HasPrecision(28, 8);
+            b.HasIndex(r => new { r.TenantId, r.ComputedAt });
         });
 
         modelBuilder.Entity<OrderRow>(b =>

@@ -1,5 +1,6 @@
 using Crm.Kit;
 using Crm.Kit.EntityFrameworkCore;
+using Crm.Kit.Insights;
 using Crm.Kit.Orders;
 using Crm.Kit.Segmentation;
 using System.Linq.Expressions;
@@ -29,6 +30,15 @@ public static class EntityFrameworkCoreBuilderExtensions
         services.Replace(ServiceDescriptor.Scoped<ISegmentEvaluator>(sp => new EfSegmentEvaluator<TContext>(
             Context<TContext>(sp), sp.GetRequiredService<SegmentRuleCompiler>(), sp.GetServices<IEfSegmentFieldBinding>())));
         services.Replace(ServiceDescriptor.Scoped<IPurchaseHistoryStore>(sp => new EfPurchaseHistoryStore<TContext>(Context<TContext>(sp))));
+        services.Replace(ServiceDescriptor.Scoped<ICustomerInsightStore>(sp => new EfCustomerInsightStore<TContext>(Context<TContext>(sp))));
+        foreach (var binding in InsightRowFields.Bindings())
+        {
+            if (!services.Any(d => d.ServiceType == typeof(IEfSegmentFieldBinding) && d.ImplementationInstance is IEfSegmentFieldBinding b && b.FieldName == binding.FieldName))
+            {
+                services.AddSingleton(binding);
+            }
+        }
+
         return builder;
     }
 

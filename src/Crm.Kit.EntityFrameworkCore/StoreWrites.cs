@@ -14,7 +14,7 @@ internal static class StoreWrites
     {
         foreach (var entry in context.ChangeTracker.Entries().ToList())
         {
-            if (entry.Entity is CustomerRow or CustomerKeyRow or CustomerAttributeRow or OrderRow or InteractionRow or SegmentRow or SegmentMemberRow)
+            if (entry.Entity is CustomerRow or CustomerKeyRow or CustomerAttributeRow or OrderRow or InteractionRow or SegmentRow or SegmentMemberRow or CustomerInsightRow)
             {
                 entry.State = EntityState.Detached;
             }

@@ -27,7 +27,14 @@ public sealed record BgNbdParameters(double R, double Alpha, double A, double B)
 /// <param name="LogLikelihood">The total log-likelihood of the data at those parameters (the figure papers print).</param>
 /// <param name="Customers">How many customers were fitted.</param>
 /// <param name="Iterations">Optimiser iterations used.</param>
-public sealed record BgNbdFit(BgNbdModel Model, double LogLikelihood, int Customers, int Iterations);
+/// <param name="OnRidge">
+/// True when the likelihood has no interior maximum: it keeps rising, ever more slowly, as parameters run off
+/// together — r and α growing when one purchase rate fits everybody, a and b growing when everybody has the same dropout
+/// probability, a shrinking when nobody seems to drop out. The search stops once the log-likelihood gains less than
+/// 10⁻⁶ per customer over 100 iterations; the parameters are where it stopped (large or tiny, but finite) and the
+/// predictions are those of the limiting, simpler model to about that precision.
+/// </param>
+public sealed record BgNbdFit(BgNbdModel Model, double LogLikelihood, int Customers, int Iterations, bool OnRidge = false);
 
 /// <summary>
 /// The beta-geometric / negative binomial distribution model of repeat buying (Fader, Hardie &amp; Lee 2005,
@@ -48,6 +55,10 @@ public sealed class BgNbdModel
     /// <summary>The parameters.</summary>
     public BgNbdParameters Parameters { get; }
 
+    // The mean log-likelihood gain per customer over the last 100 iterations below which a search that has not
+    // converged is taken to be climbing a ridge to a limit rather than still approaching an interior maximum.
+    private const double RidgeTolerance = 1e-6;
+
     /// <summary>
     /// Fits the model by maximum likelihood. Customers with the same (x, tₓ, T) are pooled first, so the cost grows
     /// with the number of distinct summaries; each likelihood pass needs two logarithms and one exponential per
@@ -66,14 +77,15 @@ public sealed class BgNbdModel
         // Start from r = a = b = 1 and α at the mean age, which puts the starting purchase rate on the data's time scale.
         double[] start = [0, Math.Log(Math.Max(data.MeanAge, 1e-6)), 0, 0];
         var minimum = Minimizer.Minimize(likelihood.MeanNegative, start, 500, cancellationToken);
-        if (!minimum.Converged)
+        var onRidge = !minimum.Converged && minimum.RecentDecrease <= RidgeTolerance;
+        if (!minimum.Converged && !onRidge)
         {
             throw new ArithmeticException($"The BG/NBD fit did not converge in {minimum.Iterations} iterations; the data may not identify the model (for example, no customer made a repeat purchase).");
         }
 
         var p = minimum.Point;
         var parameters = new BgNbdParameters(Math.Exp(p[0]), Math.Exp(p[1]), Math.Exp(p[2]), Math.Exp(p[3]));
-        return new BgNbdFit(new BgNbdModel(parameters), -minimum.Value * data.Customers, data.Customers, minimum.Iterations);
+        return new BgNbdFit(new BgNbdModel(parameters), -minimum.Value * data.Customers, data.Customers, minimum.Iterations, onRidge);
     }
 
     /// <summary>The log-likelihood of one customer's summary.</summary>

@@ -24,7 +24,13 @@ public sealed record GammaGammaParameters(double P, double Q, double Gamma)
 /// <param name="LogLikelihood">The total log-likelihood at those parameters.</param>
 /// <param name="Customers">How many customers (those with repeat purchases) were fitted.</param>
 /// <param name="Iterations">Optimiser iterations used.</param>
-public sealed record GammaGammaFit(GammaGammaModel Model, double LogLikelihood, int Customers, int Iterations);
+/// <param name="OnRidge">
+/// True when the likelihood has no interior maximum: it keeps rising, ever more slowly, as q and γ grow together —
+/// customers' average spends differ no more than chance makes them, so every customer's expected spend tends to the
+/// population mean. The search stops once the log-likelihood gains less than 10⁻⁶ per customer over 100 iterations;
+/// the parameters are where it stopped and the predictions are the limit's to about that precision.
+/// </param>
+public sealed record GammaGammaFit(GammaGammaModel Model, double LogLikelihood, int Customers, int Iterations, bool OnRidge = false);
 
 /// <summary>
 /// The Gamma-Gamma model of spend per transaction (Fader, Hardie &amp; Lee 2005, "RFM and CLV: Using Iso-Value
@@ -44,6 +50,10 @@ public sealed class GammaGammaModel
 
     /// <summary>The parameters.</summary>
     public GammaGammaParameters Parameters { get; }
+
+    // The mean log-likelihood gain per customer over the last 100 iterations below which a search that has not
+    // converged is taken to be climbing a ridge to a limit rather than still approaching an interior maximum.
+    private const double RidgeTolerance = 1e-6;
 
     /// <summary>The population mean spend per transaction, pγ / (q − 1); infinite when q ≤ 1.</summary>
     public double PopulationMeanValue => Parameters.Q <= 1 ? double.PositiveInfinity : Parameters.P * Parameters.Gamma / (Parameters.Q - 1);
@@ -69,14 +79,15 @@ public sealed class GammaGammaModel
         // p = q = 1 and γ at the mean spend is on the data's money scale.
         double[] start = [0, 0, Math.Log(meanValue)];
         var minimum = Minimizer.Minimize(likelihood.MeanNegative, start, 500, cancellationToken);
-        if (!minimum.Converged)
+        var onRidge = !minimum.Converged && minimum.RecentDecrease <= RidgeTolerance;
+        if (!minimum.Converged && !onRidge)
         {
             throw new ArithmeticException($"The Gamma-Gamma fit did not converge in {minimum.Iterations} iterations.");
         }
 
         var p = minimum.Point;
         var parameters = new GammaGammaParameters(Math.Exp(p[0]), Math.Exp(p[1]), Math.Exp(p[2]));
-        return new GammaGammaFit(new GammaGammaModel(parameters), -minimum.Value * data.Customers, data.Customers, minimum.Iterations);
+        return new GammaGammaFit(new GammaGammaModel(parameters), -minimum.Value * data.Customers, data.Customers, minimum.Iterations, onRidge);
     }
 
     /// <summary>

@@ -4,7 +4,12 @@ namespace Crm.Kit.Analytics.Numerics;
 internal delegate double Objective(ReadOnlySpan<double> x, Span<double> gradient);
 
 /// <summary>The outcome of a minimisation.</summary>
-internal readonly record struct Minimum(double[] Point, double Value, int Iterations, bool Converged);
+/// <param name="Point">Where the search stopped.</param>
+/// <param name="Value">The objective there.</param>
+/// <param name="Iterations">Iterations used.</param>
+/// <param name="Converged">Whether the gradient vanished (to the tolerance) there.</param>
+/// <param name="RecentDecrease">How much the objective fell over the last <see cref="Minimizer.RecentWindow"/> iterations; 0 when the search stopped earlier.</param>
+internal readonly record struct Minimum(double[] Point, double Value, int Iterations, bool Converged, double RecentDecrease = 0);
 
 /// <summary>
 /// Quasi-Newton (BFGS) minimisation with a backtracking line search. The lifetime models have four or fewer
@@ -13,6 +18,9 @@ internal readonly record struct Minimum(double[] Point, double Value, int Iterat
 /// </summary>
 internal static class Minimizer
 {
+    /// <summary>The iterations over which <see cref="Minimum.RecentDecrease"/> is measured.</summary>
+    public const int RecentWindow = 100;
+
     public static Minimum Minimize(Objective objective, ReadOnlySpan<double> start, int maxIterations, CancellationToken cancellationToken)
     {
         var n = start.Length;
@@ -34,8 +42,14 @@ internal static class Minimizer
         var s = new double[n];
         var y = new double[n];
         var hy = new double[n];
+        var checkpoint = value;
         for (var iteration = 1; iteration <= maxIterations; iteration++)
         {
+            if (iteration == maxIterations - RecentWindow + 1)
+            {
+                checkpoint = value;
+            }
+
             cancellationToken.ThrowIfCancellationRequested();
             if (Norm(gradient) <= 1e-10 * Math.Max(1, Math.Abs(value)))
             {
@@ -137,7 +151,7 @@ internal static class Minimizer
             }
         }
 
-        return new Minimum(x, value, maxIterations, false);
+        return new Minimum(x, value, maxIterations, false, maxIterations > RecentWindow ? checkpoint - value : double.PositiveInfinity);
     }
 
     private static void ResetToIdentity(double[,] h)

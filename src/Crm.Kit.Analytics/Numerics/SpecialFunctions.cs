@@ -62,9 +62,10 @@ internal static class SpecialFunctions
     }
 
     /// <summary>
-    /// Gauss's hypergeometric function ₂F₁(a, b; c; z) for 0 ≤ z &lt; 1 and c &gt; 0 by its power series. The terms
-    /// shrink roughly like zⁿ, so the sum needs about 40 / (1 − z) terms; beyond a million the call fails rather than
-    /// return a truncated value.
+    /// Gauss's hypergeometric function ₂F₁(a, b; c; z) for 0 ≤ z &lt; 1 and c &gt; 0 by its power series, stopped when a
+    /// bound on the whole remaining tail (not just the last term) falls below the sum's last digit. The terms shrink
+    /// roughly like zⁿ once n passes z·max(a, b), so the sum needs a few dozen to a few thousand terms; beyond a
+    /// million the call fails rather than return a truncated value.
     /// </summary>
     public static double Hypergeometric2F1(double a, double b, double c, double z)
     {
@@ -84,11 +85,20 @@ internal static class SpecialFunctions
         {
             term *= (a + n) * (b + n) / ((c + n) * (n + 1)) * z;
             sum += term;
-            // Past n > |a| + |b| the term ratio only shrinks, so a negligible term means a negligible tail; before that a
-            // term can be tiny by accident (a + n near zero) while later ones are not.
-            if (Math.Abs(term) <= 1e-17 * Math.Abs(sum) && n > Math.Abs(a) + Math.Abs(b) + 2)
+
+            // Every later term ratio is at most z · (|a| + m)/(c + m) · (|b| + m)/(m + 1) for m > n, and once c + m > 0
+            // both fractions move monotonically towards 1, so with each replaced by max(1, its value at m = n + 1) the
+            // bound holds for the whole tail; below 1 it bounds the tail by a geometric series. Checking the tail
+            // rather than one term matters both ways: a term can be tiny by accident (a + n near zero) while later
+            // ones are not, and with |a| huge and z tiny the terms are negligible long before n passes |a|.
+            var m = n + 1.0;
+            if (c + m > 0)
             {
-                return sum;
+                var ratio = z * Math.Max(1, (Math.Abs(a) + m) / (c + m)) * Math.Max(1, (Math.Abs(b) + m) / (m + 1));
+                if (ratio < 1 && Math.Abs(term) * ratio / (1 - ratio) <= 1e-17 * Math.Abs(sum))
+                {
+                    return sum;
+                }
             }
         }
 

@@ -1,3 +1,5 @@
+using Crm.Kit.Insights;
+
 namespace Crm.Kit.Analytics;
 
 /// <summary>An inclusive range of scores from 1 to 5.</summary>
@@ -52,6 +54,10 @@ public sealed class RfmSegmentMap
             if (string.IsNullOrWhiteSpace(rule.Name) || !names.Add(rule.Name))
             {
                 errors.Add(new ValidationError($"rules[{i}].Name", "unique-name", $"Segment names must be non-blank and unique; '{rule.Name}' is not."));
+            }
+            else if (rule.Name.Length > CustomerInsight.MaxSegmentNameLength)
+            {
+                errors.Add(new ValidationError($"rules[{i}].Name", "max-length", $"Segment names are stored with each customer's insight, so at most {CustomerInsight.MaxSegmentNameLength} characters; '{rule.Name[..20]}…' has {rule.Name.Length}."));
             }
 
             foreach (var (range, field) in new[] { (rule.Recency, "Recency"), (rule.Frequency, "Frequency"), (rule.Monetary, "Monetary") })

@@ -2,6 +2,7 @@ using Crm.Kit;
 using Crm.Kit.Customers;
 using Crm.Kit.Duplicates;
 using Crm.Kit.InMemory;
+using Crm.Kit.Insights;
 using Crm.Kit.Interactions;
 using Crm.Kit.Orders;
 using Crm.Kit.Privacy;
@@ -42,6 +43,9 @@ public sealed class CrmKitBuilder
         Services.Replace(ServiceDescriptor.Singleton<ISegmentStore, InMemorySegmentStore>());
         Services.Replace(ServiceDescriptor.Singleton<ISegmentEvaluator, InMemorySegmentEvaluator>());
         Services.Replace(ServiceDescriptor.Scoped<IPurchaseHistoryStore, OrderScanPurchaseHistoryStore>());
+        Services.RemoveAll<InMemoryCustomerInsightStore>();
+        Services.AddSingleton<InMemoryCustomerInsightStore>();
+        Services.Replace(ServiceDescriptor.Singleton<ICustomerInsightStore>(sp => sp.GetRequiredService<InMemoryCustomerInsightStore>()));
         return this;
     }
 

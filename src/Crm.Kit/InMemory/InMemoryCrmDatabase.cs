@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Crm.Kit.Customers;
+using Crm.Kit.Insights;
 using Crm.Kit.Interactions;
 using Crm.Kit.Orders;
 
@@ -25,6 +26,8 @@ public sealed class InMemoryCrmDatabase : IDisposable
     internal ConcurrentDictionary<string, TenantRows<Interaction, InteractionIndex>> Interactions { get; } = new(StringComparer.Ordinal);
 
     internal ConcurrentDictionary<string, SegmentTenant> Segments { get; } = new(StringComparer.Ordinal);
+
+    internal ConcurrentDictionary<string, ConcurrentDictionary<Guid, CustomerInsight>> Insights { get; } = new(StringComparer.Ordinal);
 
     /// <inheritdoc />
     public void Dispose() => _writeGate.Dispose();

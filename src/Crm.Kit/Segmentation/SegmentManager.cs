@@ -297,6 +297,41 @@ public class SegmentManager
         return new SegmentReevaluation(evaluated, entered, exited);
     }
 
+    /// <summary>
+    /// Evaluates, over the whole tenant, the dynamic segments whose rules use any of <paramref name="fieldNames"/>
+    /// (directly or through a segment they refer to), and publishes every transition. A module calls it after
+    /// changing the values behind its contributed fields in bulk, as an insight refresh does.
+    /// </summary>
+    public async Task<SegmentReevaluation> ReevaluateUsingFieldsAsync(IReadOnlyCollection<string> fieldNames, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(fieldNames);
+        var fields = fieldNames.ToHashSet(StringComparer.Ordinal);
+        long entered = 0, exited = 0;
+        var evaluated = 0;
+        foreach (var segment in await _segments.ListDynamicAsync(TenantId, cancellationToken).ConfigureAwait(false))
+        {
+            var rule = await ResolveAsync(segment.Rule!, segment.Id, cancellationToken).ConfigureAwait(false);
+            if (!Conditions(rule).Any(c => fields.Contains(c.Field)))
+            {
+                continue;
+            }
+
+            var (e, x) = await ReevaluateSegmentAsync(segment, cancellationToken).ConfigureAwait(false);
+            entered += e;
+            exited += x;
+            evaluated++;
+        }
+
+        return new SegmentReevaluation(evaluated, entered, exited);
+    }
+
+    private static IEnumerable<RuleCondition> Conditions(SegmentRule rule) => rule switch
+    {
+        RuleGroup group => group.Rules.SelectMany(Conditions),
+        RuleCondition condition => [condition],
+        _ => [],
+    };
+
     private async Task<(long Entered, long Exited)> ReevaluateSegmentAsync(Segment segment, CancellationToken cancellationToken)
     {
         var rule = await ResolveAsync(segment.Rule!, segment.Id, cancellationToken).ConfigureAwait(false);

@@ -1,7 +1,9 @@
 using Crm.Kit.Analytics;
 using Crm.Kit.Customers;
 using Crm.Kit.InMemory;
+using Crm.Kit.Insights;
 using Crm.Kit.Orders;
+using Crm.Kit.Segmentation;
 using Crm.Kit.Testing;
 using Crm.Kit.Testing.Specification;
 using Crm.Kit.Tests.EntityFrameworkCore;
@@ -139,6 +141,78 @@ public abstract class CustomerAnalyticsSpecification : CrmSpecification
             var margin = mine.Sum(o => o.Lines.Sum(l => l.LineTotal * (l.Category == "Books" ? 0.5m : 0.3m)) * o.NetTotal / o.Total);
             Assert.Equal(decimal.Round(margin, 8), customer.Margin);
         }
+    }
+
+    [Fact]
+    public async Task Refreshed_insights_equal_the_analyses_and_move_customers_between_segments()
+    {
+        var host = CreateHost(configure: s => s.AddCrmKit().AddAnalytics(o => o.Currency = "USD"));
+        var customers = await host.Customers.CreateManyAsync([.. Enumerable.Range(0, 80).Select(_ => Faker.Person())], Cancel);
+        var start = new DateTimeOffset(2025, 1, 1, 10, 0, 0, TimeSpan.Zero);
+        var lastOrder = new Dictionary<Guid, DateTimeOffset>();
+        foreach (var customer in customers.Take(70))
+        {
+            for (var i = Faker.Number(1, 6); i > 0; i--)
+            {
+                var order = await host.Orders.RecordAsync(Faker.Order(customer.Id, start.AddDays(Faker.Number(0, 360))), Cancel);
+                lastOrder[customer.Id] = order.PlacedAt > lastOrder.GetValueOrDefault(customer.Id) ? order.PlacedAt : lastOrder[customer.Id];
+            }
+        }
+
+        var slipping = await host.Segments.CreateAsync(SegmentDraft.Dynamic("Slipping", Rule.Field(CustomerInsightFields.AtRisk).IsTrue()), Cancel);
+        var best = await host.Segments.CreateAsync(SegmentDraft.Dynamic("Best", Rule.Field(CustomerInsightFields.RfmSegment).EqualTo("champions")), Cancel);
+        var analytics = host.Services.GetRequiredService<CustomerAnalytics>();
+        var asOf = new DateOnly(2025, 12, 31);
+
+        // 1. The stored snapshot of every buyer equals RFM and the lifetime analysis of the same window.
+        var refresh = await analytics.RefreshInsightsAsync(asOf, cancellationToken: Cancel);
+        var rfm = (await analytics.ScoreRfmAsync(asOf, cancellationToken: Cancel)).Customers.ToDictionary(c => c.CustomerId);
+        var lifetime = (await analytics.PredictLifetimeValueAsync(asOf, cancellationToken: Cancel)).Customers.ToDictionary(c => c.CustomerId);
+        Assert.Equal((asOf, 70, 0, true, 2), (refresh.AsOf, refresh.Customers, refresh.Removed, refresh.LifetimeModelsFitted, refresh.Segments.SegmentsEvaluated));
+        var insights = new Dictionary<Guid, CustomerInsight>();
+        foreach (var customer in customers)
+        {
+            var insight = await analytics.GetInsightAsync(customer.Id, Cancel);
+            if (!rfm.TryGetValue(customer.Id, out var scores))
+            {
+                Assert.Null(insight);
+                continue;
+            }
+
+            Assert.NotNull(insight);
+            insights[customer.Id] = insight;
+            var model = lifetime[customer.Id];
+            Assert.Equal((scores.R, scores.F, scores.M, scores.Segment), (insight.RecencyScore, insight.FrequencyScore, insight.MonetaryScore, insight.RfmSegment));
+            Assert.Equal(Math.Round((decimal)model.ChurnRisk, 6), insight.ChurnRisk);
+            Assert.Equal(Math.Round((decimal)model.ProbabilityAlive, 6), insight.ProbabilityAlive);
+            Assert.Equal(Math.Round((decimal)model.PredictedValue, 6), insight.PredictedLifetimeValue);
+            Assert.Equal(insight.ChurnRisk >= 0.5m, insight.AtRisk);
+            Assert.Equal((refresh.ComputedAt, asOf, "USD"), (insight.ComputedAt, insight.AsOf, insight.Currency));
+        }
+
+        Assert.Equal(insights.Values.Count(i => i.AtRisk), await host.Segments.CountAsync(slipping.Id, Cancel));
+        Assert.Equal(insights.Values.Count(i => i.RfmSegment == "Champions"), await host.Segments.CountAsync(best.Id, Cancel));
+        Assert.Equal(refresh.Segments.Entered, host.Events.Of<SegmentEntered>().Count);
+        Assert.InRange(insights.Values.Count(i => i.AtRisk), 1, 69);
+
+        // 2. A refresh over the second half-year drops those who did not buy in it and re-scores the rest.
+        Clock.Advance(TimeSpan.FromDays(1));
+        var since = new DateOnly(2025, 7, 1);
+        var gone = lastOrder.Where(o => DateOnly.FromDateTime(o.Value.UtcDateTime) < since).Select(o => o.Key).ToHashSet();
+        Assert.NotEmpty(gone);
+        var second = await analytics.RefreshInsightsAsync(asOf, since, Cancel);
+        Assert.Equal((70 - gone.Count, gone.Count), (second.Customers, second.Removed));
+        var rescored = (await analytics.ScoreRfmAsync(asOf, since, Cancel)).Customers.ToDictionary(c => c.CustomerId);
+        foreach (var customer in customers)
+        {
+            var insight = await analytics.GetInsightAsync(customer.Id, Cancel);
+            Assert.Equal(rescored.TryGetValue(customer.Id, out var scores) ? scores.Segment : null, insight?.RfmSegment);
+            Assert.True(insight is null || insight.ComputedAt == second.ComputedAt);
+        }
+
+        var exitedSlipping = host.Events.Of<SegmentExited>().Where(e => e.SegmentId == slipping.Id).Select(e => e.CustomerId).ToHashSet();
+        Assert.Superset(gone.Where(id => insights[id].AtRisk).ToHashSet(), exitedSlipping);
+        Assert.Equal(rescored.Values.Count(c => c.Segment == "Champions"), await host.Segments.CountAsync(best.Id, Cancel));
     }
 
     private static DateOnly Month(DateOnly day) => new(day.Year, day.Month, 1);

@@ -92,6 +92,98 @@ public sealed class LifetimeModelTests
         }
     }
 
+    /// <summary>
+    /// Customers who all buy at one Poisson rate and never drop out: the BG/NBD likelihood has no interior maximum
+    /// (r and α run off together, a shrinks). The fit still ends, and predicts what the limit does: everybody alive, and
+    /// purchases at the pooled rate.
+    /// </summary>
+    [Fact]
+    public void Bg_nbd_fit_without_heterogeneity_predicts_the_limit()
+    {
+        var random = new Random(11);
+        const double rate = 0.5;
+        var customers = new List<RepeatPurchaseSummary>();
+        for (var i = 0; i < 2000; i++)
+        {
+            var age = 20 + (random.NextDouble() * 30);
+            double t = 0, last = 0;
+            var x = 0;
+            while ((t += -Math.Log(1 - random.NextDouble()) / rate) < age)
+            {
+                x++;
+                last = t;
+            }
+
+            customers.Add(new RepeatPurchaseSummary(x, last, age));
+        }
+
+        var fit = BgNbdModel.Fit(customers, Cancel);
+
+        Assert.True(fit.Model.Parameters.R > 1e4 && fit.Model.Parameters.A < 0.01, fit.Model.Parameters.ToString());
+        var pooledRate = customers.Sum(c => c.Frequency) / customers.Sum(c => c.Age);
+        Assert.Equal(rate, pooledRate, 0.02);
+        foreach (var customer in customers.Take(200))
+        {
+            Assert.InRange(fit.Model.ProbabilityAlive(customer), 0.99, 1);
+            Assert.Equal(pooledRate * 10, fit.Model.ConditionalExpectedPurchases(customer, 10), pooledRate * 10 * 0.02);
+        }
+    }
+
+    /// <summary>
+    /// Average spends drawn with one rate ν for everybody: the fit finds (next to) no heterogeneity — q large — and
+    /// every customer's expected spend is close to the population mean, whatever their own average.
+    /// </summary>
+    [Fact]
+    public void Gamma_gamma_fit_without_heterogeneity_predicts_about_the_population_mean()
+    {
+        var random = new Random(5);
+        const double p = 4, nu = 0.1; // transaction values Gamma(4, 0.1): mean 40
+        var customers = new List<RepeatPurchaseSummary>();
+        for (var i = 0; i < 2000; i++)
+        {
+            var x = random.Next(1, 8);
+            var total = 0.0;
+            for (var k = 0; k < x; k++)
+            {
+                total += Enumerable.Range(0, (int)p).Sum(_ => -Math.Log(1 - random.NextDouble())) / nu;
+            }
+
+            customers.Add(new RepeatPurchaseSummary(x, 10, 20, total / x));
+        }
+
+        var fit = GammaGammaModel.Fit(customers, Cancel);
+
+        Assert.True(fit.Model.Parameters.Q > 100, fit.Model.Parameters.ToString());
+        var pooledMean = customers.Sum(c => c.Frequency * c.AverageRepeatValue) / customers.Sum(c => c.Frequency);
+        Assert.Equal(pooledMean, fit.Model.PopulationMeanValue, pooledMean * 0.01);
+        Assert.All(customers.Take(200), c => Assert.Equal(fit.Model.PopulationMeanValue, fit.Model.ExpectedAverageValue(c), pooledMean * 0.03));
+    }
+
+    /// <summary>
+    /// ₂F₁(a, b; b; z) = (1 − z)^−a. With a huge the terms first grow, then shrink; the sum stops on a bound of the
+    /// whole tail, so it neither quits early nor runs through a hundred million terms.
+    /// </summary>
+    [Theory]
+    [InlineData(1e8, 2.0, 1e-9)]
+    [InlineData(3e6, 0.5, 2e-7)]
+    [InlineData(0.25, 7.0, 0.9)]
+    [InlineData(-0.5, 3.0, 0.5)]
+    [InlineData(-5e7, 630.5, 1e-7)]
+    public void Hypergeometric_series_sums_to_the_closed_form(double a, double b, double z)
+    {
+        // (1 − z)^−a = exp(a·(z + z²/2 + z³/3 + …)), summed directly: 1 − z itself would round away digits when z is tiny.
+        var series = 0.0;
+        var power = 1.0;
+        for (var k = 1; k < 2000; k++)
+        {
+            power *= z;
+            series += power / k;
+        }
+
+        var expected = Math.Exp(a * series);
+        Assert.Equal(expected, Crm.Kit.Analytics.Numerics.SpecialFunctions.Hypergeometric2F1(a, b, b, z), expected * 1e-12);
+    }
+
     [Fact]
     public void Predictions_stay_finite_and_in_range_for_extreme_customers()
     {

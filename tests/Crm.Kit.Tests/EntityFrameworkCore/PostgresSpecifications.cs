@@ -31,3 +31,8 @@ public sealed class PostgresPurchaseHistorySpecification : PurchaseHistorySpecif
 {
     protected override ISpecificationStore CreateStore() => new PostgresTestDatabase();
 }
+
+public sealed class PostgresCustomerInsightSpecification : CustomerInsightSpecification
+{
+    protected override ISpecificationStore CreateStore() => new PostgresTestDatabase();
+}

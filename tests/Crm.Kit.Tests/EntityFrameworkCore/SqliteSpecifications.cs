@@ -31,3 +31,8 @@ public sealed class SqlitePurchaseHistorySpecification : PurchaseHistorySpecific
 {
     protected override ISpecificationStore CreateStore() => new SqliteTestDatabase();
 }
+
+public sealed class SqliteCustomerInsightSpecification : CustomerInsightSpecification
+{
+    protected override ISpecificationStore CreateStore() => new SqliteTestDatabase();
+}

@@ -49,3 +49,8 @@ public sealed class InMemoryPurchaseHistorySpecification : PurchaseHistorySpecif
 {
     protected override ISpecificationStore CreateStore() => new InMemorySpecificationStore();
 }
+
+public sealed class InMemoryCustomerInsightSpecification : CustomerInsightSpecification
+{
+    protected override ISpecificationStore CreateStore() => new InMemorySpecificationStore();
+}
