@@ -3,7 +3,9 @@ using System.Text;
 using Crm.Kit;
 using Crm.Kit.Analytics;
 using Crm.Kit.Customers;
+using Crm.Kit.Insights;
 using Crm.Kit.Orders;
+using Crm.Kit.Segmentation;
 using Microsoft.Extensions.DependencyInjection;
 
 /// <summary>
@@ -90,6 +92,22 @@ internal static class AnalyticsSection
         var suggestions = await analytics.SuggestProductsAsync(someone.CustomerId, rules, 3);
         Console.WriteLine($"Next best products for {names[someone.CustomerId]}: " +
             (suggestions.Count == 0 ? "(nothing new the rules support)" : string.Join("; ", suggestions.Select(s => $"{s.Item} ({s.Confidence:P0}, because {s.Because})"))));
+
+        // Stored insights make the figures usable in segment rules: refresh them nightly, target them like any field.
+        var segments = scope.ServiceProvider.GetRequiredService<SegmentManager>();
+        var slipping = await segments.CreateAsync(SegmentDraft.Dynamic("Valuable but slipping", Rule.All(
+            Rule.Field(CustomerInsightFields.AtRisk).IsTrue(),
+            Rule.Field(CustomerInsightFields.PredictedLifetimeValue).AtLeast(20))));
+        var champions = await segments.CreateAsync(SegmentDraft.Dynamic("Champions", Rule.Field(CustomerInsightFields.RfmSegment).EqualTo("Champions")));
+        var refresh = await analytics.RefreshInsightsAsync(AsOf);
+        Console.WriteLine();
+        Console.WriteLine($"Insights stored for {refresh.Customers} customers; {refresh.Segments.Entered} segment entries published.");
+        var slippingMembers = await segments.GetMembersAsync(slipping.Id, pageSize: 5);
+        Console.WriteLine($"   '{slipping.Name}' (at risk, predicted margin >= 20 USD): {await segments.CountAsync(slipping.Id)} customers, e.g. " +
+            string.Join(", ", slippingMembers.Items.Select(c => names[c.Id])));
+        Console.WriteLine($"   '{champions.Name}': {await segments.CountAsync(champions.Id)} customers");
+        var insight = await analytics.GetInsightAsync(someone.CustomerId);
+        Console.WriteLine($"   {names[someone.CustomerId]}: RFM {insight?.RfmScore} ({insight?.RfmSegment}), churn risk {insight?.ChurnRisk:0.00}, predicted margin {insight?.PredictedLifetimeValue:0.00} USD");
 
         if (chartsDirectory is not null)
         {
