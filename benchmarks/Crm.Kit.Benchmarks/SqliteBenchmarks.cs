@@ -18,12 +18,13 @@ public sealed class BenchmarkDbContext(DbContextOptions<BenchmarkDbContext> opti
 /// <summary>A fresh SQLite file with the Crm.Kit schema, and a service provider over it.</summary>
 internal sealed class SqliteBenchDatabase : IDisposable
 {
-    public SqliteBenchDatabase()
+    public SqliteBenchDatabase(Action<CrmKitBuilder>? configure = null)
     {
         Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"crmkit-bench-{Guid.NewGuid():N}.db");
         var services = new ServiceCollection();
         services.AddDbContext<BenchmarkDbContext>(o => o.UseSqlite(ConnectionString));
-        services.AddCrmKit().AddEntityFrameworkStores<BenchmarkDbContext>();
+        var crm = services.AddCrmKit().AddEntityFrameworkStores<BenchmarkDbContext>();
+        configure?.Invoke(crm);
         Provider = services.BuildServiceProvider();
         using var scope = Provider.CreateScope();
         var context = scope.ServiceProvider.GetRequiredService<BenchmarkDbContext>();
