@@ -8,8 +8,12 @@ internal delegate double Objective(ReadOnlySpan<double> x, Span<double> gradient
 /// <param name="Value">The objective there.</param>
 /// <param name="Iterations">Iterations used.</param>
 /// <param name="Converged">Whether the gradient vanished (to the tolerance) there.</param>
-/// <param name="RecentDecrease">How much the objective fell over the last <see cref="Minimizer.RecentWindow"/> iterations; 0 when the search stopped earlier.</param>
-internal readonly record struct Minimum(double[] Point, double Value, int Iterations, bool Converged, double RecentDecrease = 0);
+/// <param name="RecentDecrease">
+/// How much the objective fell over the last <see cref="Minimizer.RecentWindow"/> iterations when the iteration budget
+/// ran out; infinite when the search stopped for any other reason, so that only a search still creeping along at the
+/// end of its budget reads as a ridge.
+/// </param>
+internal readonly record struct Minimum(double[] Point, double Value, int Iterations, bool Converged, double RecentDecrease = double.PositiveInfinity);
 
 /// <summary>
 /// Quasi-Newton (BFGS) minimisation with a backtracking line search. The lifetime models have four or fewer
