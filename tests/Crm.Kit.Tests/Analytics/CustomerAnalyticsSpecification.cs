@@ -215,6 +215,19 @@ public abstract class CustomerAnalyticsSpecification : CrmSpecification
         Assert.Equal(rescored.Values.Count(c => c.Segment == "Champions"), await host.Segments.CountAsync(best.Id, Cancel));
     }
 
+    [Fact]
+    public async Task A_refresh_of_a_tenant_without_orders_stores_nothing_and_succeeds()
+    {
+        var host = CreateHost(configure: s => s.AddCrmKit().AddAnalytics(o => o.Currency = "USD"));
+        var customer = await host.Customers.CreateAsync(Faker.Person(), Cancel);
+        var analytics = host.Services.GetRequiredService<CustomerAnalytics>();
+
+        var refresh = await analytics.RefreshInsightsAsync(new DateOnly(2026, 1, 31), cancellationToken: Cancel);
+
+        Assert.Equal((0, 0, false), (refresh.Customers, refresh.Removed, refresh.LifetimeModelsFitted));
+        Assert.Null(await analytics.GetInsightAsync(customer.Id, Cancel));
+    }
+
     private static DateOnly Month(DateOnly day) => new(day.Year, day.Month, 1);
 
     private static int Months(DateOnly cohort, DateOnly day) => ((day.Year - cohort.Year) * 12) + day.Month - cohort.Month;
