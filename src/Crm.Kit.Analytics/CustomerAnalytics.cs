@@ -168,8 +168,8 @@ public sealed class CustomerAnalytics
     {
         if (batch.Count > 0)
         {
-            CustomerInsight.Validate(batch);
-            await _insights.UpsertAsync(_tenant.TenantId, batch.ToArray(), cancellationToken).ConfigureAwait(false);
+            // The store validates the batch before writing anything; checking here too would walk 1M snapshots twice.
+            await _insights.UpsertAsync(_tenant.TenantId, batch, cancellationToken).ConfigureAwait(false);
             batch.Clear();
         }
     }

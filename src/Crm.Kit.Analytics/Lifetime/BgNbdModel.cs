@@ -55,10 +55,6 @@ public sealed class BgNbdModel
     /// <summary>The parameters.</summary>
     public BgNbdParameters Parameters { get; }
 
-    // The mean log-likelihood gain per customer over the last 100 iterations below which a search that has not
-    // converged is taken to be climbing a ridge to a limit rather than still approaching an interior maximum.
-    private const double RidgeTolerance = 1e-6;
-
     /// <summary>
     /// Fits the model by maximum likelihood. Customers with the same (x, tₓ, T) are pooled first, so the cost grows
     /// with the number of distinct summaries; each likelihood pass needs two logarithms and one exponential per
@@ -77,15 +73,14 @@ public sealed class BgNbdModel
         // Start from r = a = b = 1 and α at the mean age, which puts the starting purchase rate on the data's time scale.
         double[] start = [0, Math.Log(Math.Max(data.MeanAge, 1e-6)), 0, 0];
         var minimum = Minimizer.Minimize(likelihood.MeanNegative, start, 500, cancellationToken);
-        var onRidge = !minimum.Converged && minimum.RecentDecrease <= RidgeTolerance;
-        if (!minimum.Converged && !onRidge)
+        if (!minimum.Converged && !minimum.OnRidge)
         {
             throw new ArithmeticException($"The BG/NBD fit did not converge in {minimum.Iterations} iterations; the data may not identify the model (for example, no customer made a repeat purchase).");
         }
 
         var p = minimum.Point;
         var parameters = new BgNbdParameters(Math.Exp(p[0]), Math.Exp(p[1]), Math.Exp(p[2]), Math.Exp(p[3]));
-        return new BgNbdFit(new BgNbdModel(parameters), -minimum.Value * data.Customers, data.Customers, minimum.Iterations, onRidge);
+        return new BgNbdFit(new BgNbdModel(parameters), -minimum.Value * data.Customers, data.Customers, minimum.Iterations, minimum.OnRidge);
     }
 
     /// <summary>The log-likelihood of one customer's summary.</summary>

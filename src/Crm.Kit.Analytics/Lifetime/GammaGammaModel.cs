@@ -51,10 +51,6 @@ public sealed class GammaGammaModel
     /// <summary>The parameters.</summary>
     public GammaGammaParameters Parameters { get; }
 
-    // The mean log-likelihood gain per customer over the last 100 iterations below which a search that has not
-    // converged is taken to be climbing a ridge to a limit rather than still approaching an interior maximum.
-    private const double RidgeTolerance = 1e-6;
-
     /// <summary>The population mean spend per transaction, pγ / (q − 1); infinite when q ≤ 1.</summary>
     public double PopulationMeanValue => Parameters.Q <= 1 ? double.PositiveInfinity : Parameters.P * Parameters.Gamma / (Parameters.Q - 1);
 
@@ -79,15 +75,14 @@ public sealed class GammaGammaModel
         // p = q = 1 and γ at the mean spend is on the data's money scale.
         double[] start = [0, 0, Math.Log(meanValue)];
         var minimum = Minimizer.Minimize(likelihood.MeanNegative, start, 500, cancellationToken);
-        var onRidge = !minimum.Converged && minimum.RecentDecrease <= RidgeTolerance;
-        if (!minimum.Converged && !onRidge)
+        if (!minimum.Converged && !minimum.OnRidge)
         {
             throw new ArithmeticException($"The Gamma-Gamma fit did not converge in {minimum.Iterations} iterations.");
         }
 
         var p = minimum.Point;
         var parameters = new GammaGammaParameters(Math.Exp(p[0]), Math.Exp(p[1]), Math.Exp(p[2]));
-        return new GammaGammaFit(new GammaGammaModel(parameters), -minimum.Value * data.Customers, data.Customers, minimum.Iterations, onRidge);
+        return new GammaGammaFit(new GammaGammaModel(parameters), -minimum.Value * data.Customers, data.Customers, minimum.Iterations, minimum.OnRidge);
     }
 
     /// <summary>

@@ -13,7 +13,16 @@ internal delegate double Objective(ReadOnlySpan<double> x, Span<double> gradient
 /// ran out; infinite when the search stopped for any other reason, so that only a search still creeping along at the
 /// end of its budget reads as a ridge.
 /// </param>
-internal readonly record struct Minimum(double[] Point, double Value, int Iterations, bool Converged, double RecentDecrease = double.PositiveInfinity);
+internal readonly record struct Minimum(double[] Point, double Value, int Iterations, bool Converged, double RecentDecrease = double.PositiveInfinity)
+{
+    /// <summary>
+    /// Whether the search, without converging, was still creeping along when its budget ran out: the objective (a mean
+    /// negative log-likelihood per customer) fell by at most <see cref="Minimizer.RidgeTolerance"/> over the last
+    /// <see cref="Minimizer.RecentWindow"/> iterations. The likelihood then has no interior maximum and rises towards a
+    /// limit along a ridge.
+    /// </summary>
+    public bool OnRidge => !Converged && RecentDecrease <= Minimizer.RidgeTolerance;
+}
 
 /// <summary>
 /// Quasi-Newton (BFGS) minimisation with a backtracking line search. The lifetime models have four or fewer
@@ -24,6 +33,9 @@ internal static class Minimizer
 {
     /// <summary>The iterations over which <see cref="Minimum.RecentDecrease"/> is measured.</summary>
     public const int RecentWindow = 100;
+
+    /// <summary>The fall of the objective over <see cref="RecentWindow"/> iterations at or below which <see cref="Minimum.OnRidge"/> holds.</summary>
+    public const double RidgeTolerance = 1e-6;
 
     public static Minimum Minimize(Objective objective, ReadOnlySpan<double> start, int maxIterations, CancellationToken cancellationToken)
     {

@@ -155,8 +155,8 @@ public interface ICustomerInsightStore
 
     /// <summary>
     /// Writes the snapshots in one atomic step, each replacing the customer's stored one unless the stored one was
-    /// computed later (a snapshot never goes back in time). Callers validate with <see cref="CustomerInsight.Validate"/>;
-    /// stores validate again before writing anything.
+    /// computed later (a snapshot never goes back in time). The store checks the batch with
+    /// <see cref="CustomerInsight.Validate"/> before writing anything.
     /// </summary>
     ValueTask UpsertAsync(string tenantId, IReadOnlyList<CustomerInsight> insights, CancellationToken cancellationToken);
 

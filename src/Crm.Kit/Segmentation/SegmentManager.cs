@@ -597,12 +597,10 @@ public class SegmentManager
         return [.. dynamic.Where(s => affected.Contains(s.Id))];
     }
 
-    private static IEnumerable<Guid> References(SegmentRule rule) => rule switch
-    {
-        RuleGroup group => group.Rules.SelectMany(References),
-        RuleCondition { Operator: RuleOperator.MemberOf or RuleOperator.NotMemberOf } c when Guid.TryParse(c.Values[0].Text, out var id) => [id],
-        _ => [],
-    };
+    private static IEnumerable<Guid> References(SegmentRule rule) =>
+        Conditions(rule).SelectMany(c => c.Operator is RuleOperator.MemberOf or RuleOperator.NotMemberOf && Guid.TryParse(c.Values[0].Text, out var id)
+            ? new[] { id }
+            : []);
 
     private async Task PublishAsync(IReadOnlyList<CrmEvent> events, CancellationToken cancellationToken)
     {
