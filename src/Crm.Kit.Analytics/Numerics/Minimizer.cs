@@ -59,6 +59,7 @@ internal static class Minimizer
         var y = new double[n];
         var hy = new double[n];
         var checkpoint = value;
+        var steepest = false;
         for (var iteration = 1; iteration <= maxIterations; iteration++)
         {
             if (iteration == maxIterations - RecentWindow + 1)
@@ -120,9 +121,20 @@ internal static class Minimizer
 
             if (!accepted)
             {
-                // No decrease is possible along any descent direction at this precision: x is the minimum.
+                if (!steepest)
+                {
+                    // The quasi-Newton direction can be spoiled by rounding in the curvature updates (it depends on
+                    // the order the data were summed in); start again from steepest descent before concluding.
+                    ResetToIdentity(h);
+                    steepest = true;
+                    continue;
+                }
+
+                // No decrease is possible even straight downhill at this precision: x is the minimum.
                 return new Minimum(x, value, iteration, Norm(gradient) <= 1e-6 * Math.Max(1, Math.Abs(value)));
             }
+
+            steepest = false;
 
             for (var i = 0; i < n; i++)
             {
