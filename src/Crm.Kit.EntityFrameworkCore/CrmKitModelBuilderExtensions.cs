@@ -100,6 +100,8 @@ public static class CrmKitModelBuilderExtensions
             b.HasIndex(r => new { r.TenantId, r.ComputedAt });
         });
 
+        LoyaltyModel.Apply(modelBuilder, tablePrefix);
+
         modelBuilder.Entity<OrderRow>(b =>
         {
             b.ToTable(tablePrefix + "orders");

@@ -172,34 +172,14 @@ internal static class InsightRowFields
 {
     public static IEnumerable<IEfSegmentFieldBinding> Bindings()
     {
-        yield return Bind(CustomerInsightFields.Recency, r => (long?)r.RecencyScore);
-        yield return Bind(CustomerInsightFields.Frequency, r => (long?)r.FrequencyScore);
-        yield return Bind(CustomerInsightFields.Monetary, r => (long?)r.MonetaryScore);
-        yield return Bind(CustomerInsightFields.RfmScore, r => r.RfmScore);
-        yield return Bind(CustomerInsightFields.RfmSegment, r => r.RfmSegmentKey);
-        yield return Bind(CustomerInsightFields.ChurnRisk, r => r.ChurnRisk);
-        yield return Bind(CustomerInsightFields.AtRisk, r => r.AtRisk);
-        yield return Bind(CustomerInsightFields.ProbabilityAlive, r => r.ProbabilityAlive);
-        yield return Bind(CustomerInsightFields.PredictedLifetimeValue, r => r.PredictedLifetimeValue);
+        yield return CustomerRowBinding.Bind(CustomerInsightFields.Recency, (CustomerInsightRow r) => (long?)r.RecencyScore);
+        yield return CustomerRowBinding.Bind(CustomerInsightFields.Frequency, (CustomerInsightRow r) => (long?)r.FrequencyScore);
+        yield return CustomerRowBinding.Bind(CustomerInsightFields.Monetary, (CustomerInsightRow r) => (long?)r.MonetaryScore);
+        yield return CustomerRowBinding.Bind(CustomerInsightFields.RfmScore, (CustomerInsightRow r) => r.RfmScore);
+        yield return CustomerRowBinding.Bind(CustomerInsightFields.RfmSegment, (CustomerInsightRow r) => r.RfmSegmentKey);
+        yield return CustomerRowBinding.Bind(CustomerInsightFields.ChurnRisk, (CustomerInsightRow r) => r.ChurnRisk);
+        yield return CustomerRowBinding.Bind(CustomerInsightFields.AtRisk, (CustomerInsightRow r) => r.AtRisk);
+        yield return CustomerRowBinding.Bind(CustomerInsightFields.ProbabilityAlive, (CustomerInsightRow r) => r.ProbabilityAlive);
+        yield return CustomerRowBinding.Bind(CustomerInsightFields.PredictedLifetimeValue, (CustomerInsightRow r) => r.PredictedLifetimeValue);
     }
-
-    // (tenant, customer) => rows.Where(r => r.TenantId == tenant && r.CustomerId == customer).Select(select).FirstOrDefault():
-    // a correlated lookup by primary key; without a row it reads as the type's default (unset; false for AtRisk).
-    private static DelegateSegmentFieldBinding Bind<T>(string field, Expression<Func<CustomerInsightRow, T>> select) =>
-        new(field, context =>
-        {
-            var tenant = Expression.Parameter(typeof(string), "tenantId");
-            var customer = Expression.Parameter(typeof(Guid), "customerId");
-            var row = Expression.Parameter(typeof(CustomerInsightRow), "insight");
-            var match = Expression.Lambda<Func<CustomerInsightRow, bool>>(
-                Expression.AndAlso(
-                    Expression.Equal(Expression.Property(row, nameof(CustomerInsightRow.TenantId)), tenant),
-                    Expression.Equal(Expression.Property(row, nameof(CustomerInsightRow.CustomerId)), customer)),
-                row);
-            var rows = context.Set<CustomerInsightRow>().AsNoTracking().Expression;
-            var where = Expression.Call(typeof(Queryable), nameof(Queryable.Where), [typeof(CustomerInsightRow)], rows, Expression.Quote(match));
-            var selected = Expression.Call(typeof(Queryable), nameof(Queryable.Select), [typeof(CustomerInsightRow), typeof(T)], where, Expression.Quote(select));
-            var first = Expression.Call(typeof(Queryable), nameof(Queryable.FirstOrDefault), [typeof(T)], selected);
-            return Expression.Lambda(first, tenant, customer);
-        });
 }

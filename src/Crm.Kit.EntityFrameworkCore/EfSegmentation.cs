@@ -27,6 +27,35 @@ internal sealed class DelegateSegmentFieldBinding(string fieldName, Func<DbConte
     public LambdaExpression Bind(DbContext context) => bind(context);
 }
 
+/// <summary>
+/// Binds a module's field to a row keyed by tenant and customer:
+/// <c>(tenant, customer) =&gt; rows.Where(r =&gt; r.TenantId == tenant &amp;&amp; r.CustomerId == customer).Select(select).FirstOrDefault()</c>,
+/// a correlated lookup on the row's unique (tenant, customer) key. Without a row the field reads as the type's
+/// default: unset, or false for a boolean. Built from expressions rather than a lambda, because the context is
+/// only known when a rule is translated.
+/// </summary>
+internal static class CustomerRowBinding
+{
+    public static DelegateSegmentFieldBinding Bind<TRow, T>(string field, Expression<Func<TRow, T>> select)
+        where TRow : class =>
+        new(field, context =>
+        {
+            var tenant = Expression.Parameter(typeof(string), "tenantId");
+            var customer = Expression.Parameter(typeof(Guid), "customerId");
+            var row = Expression.Parameter(typeof(TRow), "row");
+            var match = Expression.Lambda<Func<TRow, bool>>(
+                Expression.AndAlso(
+                    Expression.Equal(Expression.Property(row, "TenantId"), tenant),
+                    Expression.Equal(Expression.Property(row, "CustomerId"), customer)),
+                row);
+            var rows = context.Set<TRow>().AsNoTracking().Expression;
+            var where = Expression.Call(typeof(Queryable), nameof(Queryable.Where), [typeof(TRow)], rows, Expression.Quote(match));
+            var selected = Expression.Call(typeof(Queryable), nameof(Queryable.Select), [typeof(TRow), typeof(T)], where, Expression.Quote(select));
+            var first = Expression.Call(typeof(Queryable), nameof(Queryable.FirstOrDefault), [typeof(T)], selected);
+            return Expression.Lambda(first, tenant, customer);
+        });
+}
+
 /// <summary>How each of Crm.Kit's own fields reads from <see cref="CustomerRow"/>.</summary>
 internal static class CoreRowFields
 {

@@ -1,6 +1,7 @@
 using Crm.Kit;
 using Crm.Kit.EntityFrameworkCore;
 using Crm.Kit.Insights;
+using Crm.Kit.Loyalty;
 using Crm.Kit.Orders;
 using Crm.Kit.Segmentation;
 using System.Linq.Expressions;
@@ -31,7 +32,8 @@ public static class EntityFrameworkCoreBuilderExtensions
             Context<TContext>(sp), sp.GetRequiredService<SegmentRuleCompiler>(), sp.GetServices<IEfSegmentFieldBinding>())));
         services.Replace(ServiceDescriptor.Scoped<IPurchaseHistoryStore>(sp => new EfPurchaseHistoryStore<TContext>(Context<TContext>(sp))));
         services.Replace(ServiceDescriptor.Scoped<ICustomerInsightStore>(sp => new EfCustomerInsightStore<TContext>(Context<TContext>(sp))));
-        foreach (var binding in InsightRowFields.Bindings())
+        services.Replace(ServiceDescriptor.Scoped<ILoyaltyStore>(sp => new EfLoyaltyStore<TContext>(Context<TContext>(sp))));
+        foreach (var binding in InsightRowFields.Bindings().Concat(LoyaltyRowFields.Bindings()))
         {
             if (!services.Any(d => d.ServiceType == typeof(IEfSegmentFieldBinding) && d.ImplementationInstance is IEfSegmentFieldBinding b && b.FieldName == binding.FieldName))
             {

@@ -14,7 +14,8 @@ internal static class StoreWrites
     {
         foreach (var entry in context.ChangeTracker.Entries().ToList())
         {
-            if (entry.Entity is CustomerRow or CustomerKeyRow or CustomerAttributeRow or OrderRow or InteractionRow or SegmentRow or SegmentMemberRow or CustomerInsightRow)
+            if (entry.Entity is CustomerRow or CustomerKeyRow or CustomerAttributeRow or OrderRow or InteractionRow or SegmentRow or SegmentMemberRow or CustomerInsightRow
+                or LoyaltyProgrammeRow or LoyaltyAccountRow or LedgerEntryRow or PointLotRow or LoyaltyRewardRow)
             {
                 entry.State = EntityState.Detached;
             }

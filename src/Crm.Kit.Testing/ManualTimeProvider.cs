@@ -11,4 +11,7 @@ public sealed class ManualTimeProvider(DateTimeOffset start) : TimeProvider
 
     /// <summary>Moves the clock forward.</summary>
     public void Advance(TimeSpan by) => Interlocked.Add(ref _utcTicks, by.Ticks);
+
+    /// <summary>Sets the clock to <paramref name="now"/>.</summary>
+    public void SetUtcNow(DateTimeOffset now) => Interlocked.Exchange(ref _utcTicks, now.UtcTicks);
 }

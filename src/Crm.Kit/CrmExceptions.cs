@@ -115,3 +115,28 @@ public sealed class DuplicateValueException : CrmException
     /// <summary>The value that is already taken.</summary>
     public string Value { get; }
 }
+
+/// <summary>
+/// Thrown when a redemption or a debit asks for more points than the member has available. Nothing was written;
+/// the balance is never overdrawn, even by concurrent callers.
+/// </summary>
+public sealed class InsufficientPointsException : CrmException
+{
+    /// <summary>Creates the exception.</summary>
+    public InsufficientPointsException(Guid customerId, long requested, long available)
+        : base($"Invalid input: points: customer {customerId} has {available} points available, {requested} were asked for (rule 'insufficient-points').")
+    {
+        CustomerId = customerId;
+        Requested = requested;
+        Available = available;
+    }
+
+    /// <summary>The member.</summary>
+    public Guid CustomerId { get; }
+
+    /// <summary>The points asked for.</summary>
+    public long Requested { get; }
+
+    /// <summary>The points available when the request was decided.</summary>
+    public long Available { get; }
+}

@@ -21,6 +21,7 @@ public sealed class CrmKitInstrumentation : IDisposable
         CustomersCreated = Meter.CreateCounter<long>("crmkit.customers.created", unit: "{customer}", description: "Customers created.");
         OrdersRecorded = Meter.CreateCounter<long>("crmkit.orders.recorded", unit: "{order}", description: "Orders recorded (idempotent repeats not counted).");
         ConcurrencyConflicts = Meter.CreateCounter<long>("crmkit.concurrency.conflicts", unit: "{conflict}", description: "Optimistic concurrency conflicts detected.");
+        PointsPosted = Meter.CreateCounter<long>("crmkit.loyalty.entries", unit: "{entry}", description: "Loyalty ledger entries posted (idempotent repeats not counted).");
     }
 
     /// <summary>Spans for manager operations.</summary>
@@ -37,6 +38,9 @@ public sealed class CrmKitInstrumentation : IDisposable
 
     /// <summary>Counts optimistic concurrency conflicts seen by managers.</summary>
     public Counter<long> ConcurrencyConflicts { get; }
+
+    /// <summary>Counts loyalty ledger entries posted.</summary>
+    public Counter<long> PointsPosted { get; }
 
     /// <inheritdoc />
     public void Dispose()

@@ -11,6 +11,9 @@ internal static partial class CrmKitLog
     [LoggerMessage(EventId = 2, Level = LogLevel.Debug, Message = "Recorded order {OrderId} ({Reference}) for customer {CustomerId}.")]
     public static partial void OrderRecorded(ILogger logger, Guid orderId, string reference, Guid customerId);
 
+    [LoggerMessage(EventId = 5, Level = LogLevel.Debug, Message = "Posted {Count} loyalty entries for customer {CustomerId}.")]
+    public static partial void PointsPosted(ILogger logger, int count, Guid customerId);
+
     [LoggerMessage(EventId = 3, Level = LogLevel.Error, Message = "Crm.Kit event handler {Handler} failed for {Event}.")]
     public static partial void EventHandlerFailed(ILogger logger, Exception exception, string? handler, string @event);
 

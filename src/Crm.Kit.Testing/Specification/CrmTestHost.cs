@@ -75,6 +75,9 @@ public sealed class CrmTestHost : IAsyncDisposable
     /// <summary>Segments and static lists.</summary>
     public Segmentation.SegmentManager Segments => Services.GetRequiredService<Segmentation.SegmentManager>();
 
+    /// <summary>The loyalty manager (the host must register the module with <c>AddLoyalty()</c>).</summary>
+    public Loyalty.LoyaltyManager Loyalty => Services.GetRequiredService<Loyalty.LoyaltyManager>();
+
     /// <summary>A new scope, for work that must not share scoped state (such as a DbContext) with other work.</summary>
     public AsyncServiceScope CreateScopeAsync() => _provider.CreateAsyncScope();
 

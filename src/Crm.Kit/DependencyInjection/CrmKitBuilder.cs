@@ -4,6 +4,7 @@ using Crm.Kit.Duplicates;
 using Crm.Kit.InMemory;
 using Crm.Kit.Insights;
 using Crm.Kit.Interactions;
+using Crm.Kit.Loyalty;
 using Crm.Kit.Orders;
 using Crm.Kit.Privacy;
 using Crm.Kit.Segmentation;
@@ -46,6 +47,9 @@ public sealed class CrmKitBuilder
         Services.RemoveAll<InMemoryCustomerInsightStore>();
         Services.AddSingleton<InMemoryCustomerInsightStore>();
         Services.Replace(ServiceDescriptor.Singleton<ICustomerInsightStore>(sp => sp.GetRequiredService<InMemoryCustomerInsightStore>()));
+        Services.RemoveAll<InMemoryLoyaltyStore>();
+        Services.AddSingleton<InMemoryLoyaltyStore>();
+        Services.Replace(ServiceDescriptor.Singleton<ILoyaltyStore>(sp => sp.GetRequiredService<InMemoryLoyaltyStore>()));
         return this;
     }
 
@@ -55,6 +59,19 @@ public sealed class CrmKitBuilder
         ArgumentNullException.ThrowIfNull(configure);
         Services.Configure(configure);
         return this;
+    }
+
+    /// <summary>
+    /// Adds the loyalty module: <see cref="LoyaltyManager"/>, earning when orders are recorded and reversing when
+    /// they are refunded, and the <c>loyalty.*</c> segment fields. Create the tenant's programme with
+    /// <see cref="LoyaltyManager.CreateProgrammeAsync"/> before enrolling members.
+    /// </summary>
+    public CrmKitBuilder AddLoyalty()
+    {
+        Services.TryAddScoped<LoyaltyManager>();
+        Services.TryAddEnumerable(ServiceDescriptor.Scoped<ICrmEventHandler<OrderRecorded>, LoyaltyOrderHandler>());
+        Services.TryAddEnumerable(ServiceDescriptor.Scoped<ICrmEventHandler<OrderRefunded>, LoyaltyOrderHandler>());
+        return AddSegmentFields<LoyaltyFields>();
     }
 
     /// <summary>Registers a module's segment fields, so that rules can use them.</summary>

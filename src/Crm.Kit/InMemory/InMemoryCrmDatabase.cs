@@ -29,6 +29,8 @@ public sealed class InMemoryCrmDatabase : IDisposable
 
     internal ConcurrentDictionary<string, ConcurrentDictionary<Guid, CustomerInsight>> Insights { get; } = new(StringComparer.Ordinal);
 
+    internal ConcurrentDictionary<string, LoyaltyTenant> Loyalty { get; } = new(StringComparer.Ordinal);
+
     /// <inheritdoc />
     public void Dispose() => _writeGate.Dispose();
 

@@ -212,6 +212,18 @@ public class SegmentManager
         return ContinuationTokens.ToPage(items, pageSize, c => ContinuationTokens.Encode(c.Id));
     }
 
+    /// <summary>
+    /// Whether a customer belongs to one segment or list now: the rule is evaluated for that customer alone, so
+    /// modules (loyalty promotions, for example) can aim at a segment without listing its members.
+    /// </summary>
+    /// <exception cref="EntityNotFoundException">No such segment in this tenant.</exception>
+    public async Task<bool> IsMemberAsync(Guid segmentId, Guid customerId, CancellationToken cancellationToken = default)
+    {
+        var segment = await GetByIdAsync(segmentId, cancellationToken).ConfigureAwait(false);
+        var rule = await MembershipRuleAsync(segment, cancellationToken).ConfigureAwait(false);
+        return (await _evaluator.FilterAsync(TenantId, rule, _time.GetUtcNow(), [customerId], cancellationToken).ConfigureAwait(false)).Count > 0;
+    }
+
     /// <summary>The segments and lists a customer belongs to now, in id order.</summary>
     public async Task<IReadOnlyList<Segment>> GetSegmentsOfCustomerAsync(Guid customerId, CancellationToken cancellationToken = default)
     {

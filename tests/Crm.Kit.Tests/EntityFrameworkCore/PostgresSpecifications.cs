@@ -36,3 +36,8 @@ public sealed class PostgresCustomerInsightSpecification : CustomerInsightSpecif
 {
     protected override ISpecificationStore CreateStore() => new PostgresTestDatabase();
 }
+
+public sealed class PostgresLoyaltySpecification : LoyaltySpecification
+{
+    protected override ISpecificationStore CreateStore() => new PostgresTestDatabase();
+}

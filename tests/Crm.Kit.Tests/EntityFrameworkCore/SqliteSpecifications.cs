@@ -36,3 +36,8 @@ public sealed class SqliteCustomerInsightSpecification : CustomerInsightSpecific
 {
     protected override ISpecificationStore CreateStore() => new SqliteTestDatabase();
 }
+
+public sealed class SqliteLoyaltySpecification : LoyaltySpecification
+{
+    protected override ISpecificationStore CreateStore() => new SqliteTestDatabase();
+}

@@ -54,3 +54,8 @@ public sealed class InMemoryCustomerInsightSpecification : CustomerInsightSpecif
 {
     protected override ISpecificationStore CreateStore() => new InMemorySpecificationStore();
 }
+
+public sealed class InMemoryLoyaltySpecification : LoyaltySpecification
+{
+    protected override ISpecificationStore CreateStore() => new InMemorySpecificationStore();
+}

@@ -1,0 +1,252 @@
+namespace Crm.Kit.Loyalty;
+
+/// <summary>
+/// Works out one posting on one locked account: credits create lots, debits take from lots oldest first, and the
+/// account's balances move with every entry, so that the balance always equals both the ledger sum and the sum of
+/// the lots' remaining points. Nothing is written until the manager hands <see cref="BuildAsync"/>'s result to the
+/// store.
+/// </summary>
+internal sealed class PostingBuilder
+{
+    private const int LotPage = 256;
+
+    private readonly ILoyaltyStore _store;
+    private readonly Dictionary<Guid, PointLot> _changed = [];
+    private readonly List<PointLot> _newLots = [];
+    private readonly List<LedgerEntry> _entries = [];
+
+    public PostingBuilder(ILoyaltyStore store, LoyaltyAccount account, LoyaltyProgramme programme, DateTimeOffset now)
+    {
+        _store = store;
+        Original = account;
+        Account = account;
+        Programme = programme;
+        Now = now;
+    }
+
+    public LoyaltyAccount Original { get; }
+
+    /// <summary>The account as the entries so far leave it.</summary>
+    public LoyaltyAccount Account { get; set; }
+
+    public LoyaltyProgramme Programme { get; }
+
+    public DateTimeOffset Now { get; }
+
+    public IReadOnlyList<LedgerEntry> Entries => _entries;
+
+    public List<TierChange> TierChanges { get; } = [];
+
+    public (LoyaltyReward Reward, long ExpectedVersion)? Reward { get; set; }
+
+    /// <summary>Postings to other accounts written in the same transaction (a referrer's bonus).</summary>
+    public List<PostingBuilder> Others { get; } = [];
+
+    private string TenantId => Original.TenantId;
+
+    /// <summary>Appends a credit and the lot it creates.</summary>
+    public LedgerEntry Credit(LedgerEntry template, DateTimeOffset earnedAt, DateTimeOffset availableAt, bool addsToLifetime)
+    {
+        var entry = Append(template, template.Points);
+        _newLots.Add(new PointLot
+        {
+            Id = entry.Id,
+            TenantId = TenantId,
+            AccountId = Account.Id,
+            Points = entry.Points,
+            Remaining = entry.Points,
+            EarnedAt = earnedAt,
+            AvailableAt = availableAt,
+            ExpiresAt = Programme.Definition.Expiry.ExpiryOf(earnedAt),
+        });
+        if (addsToLifetime)
+        {
+            Account = Account with { LifetimePoints = Account.LifetimePoints + entry.Points };
+        }
+
+        return entry;
+    }
+
+    /// <summary>Appends a debit of the points <paramref name="draws"/> took.</summary>
+    public LedgerEntry Debit(LedgerEntry template, IReadOnlyList<LotDraw> draws) =>
+        Append(template with { Draws = draws }, -draws.Sum(d => d.Points));
+
+    /// <summary>Appends a credit that gives points back to the lots they were taken from.</summary>
+    public async ValueTask<LedgerEntry> RestoreAsync(LedgerEntry template, IReadOnlyList<LotDraw> draws, CancellationToken cancellationToken)
+    {
+        var lots = await LoadAsync(draws.Select(d => d.LotId).Distinct().ToList(), cancellationToken).ConfigureAwait(false);
+        foreach (var draw in draws)
+        {
+            var lot = lots[draw.LotId];
+            lots[draw.LotId] = _changed[draw.LotId] = lot with { Remaining = lot.Remaining + draw.Points };
+        }
+
+        return Append(template with { Draws = draws }, draws.Sum(d => d.Points));
+    }
+
+    /// <summary>
+    /// Takes up to <paramref name="points"/> from the lots: <paramref name="firstLotId"/> first when given, then the
+    /// oldest available lots, then (unless <paramref name="availableOnly"/>) the oldest pending ones.
+    /// </summary>
+    public async ValueTask<IReadOnlyList<LotDraw>> TakeAsync(long points, bool availableOnly, Guid? firstLotId, CancellationToken cancellationToken)
+    {
+        var draws = new List<LotDraw>();
+        var need = points;
+        if (firstLotId is { } first && need > 0)
+        {
+            var lots = await LoadAsync([first], cancellationToken).ConfigureAwait(false);
+            if (lots.TryGetValue(first, out var lot))
+            {
+                need -= Take(lot, need, draws);
+            }
+        }
+
+        foreach (var pendingPass in availableOnly ? [false] : new[] { false, true })
+        {
+            KeysetPosition? after = null;
+            while (need > 0)
+            {
+                var page = await _store.ListOpenLotsAsync(TenantId, Account.Id, after, LotPage, cancellationToken).ConfigureAwait(false);
+                foreach (var stored in page)
+                {
+                    var lot = _changed.GetValueOrDefault(stored.Id, stored);
+                    var pending = lot.AvailableAt > Now;
+                    if (pending == pendingPass && need > 0)
+                    {
+                        need -= Take(lot, need, draws);
+                    }
+                }
+
+                if (page.Count < LotPage)
+                {
+                    break;
+                }
+
+                after = new KeysetPosition(page[^1].EarnedAt, page[^1].Id);
+            }
+        }
+
+        return draws;
+    }
+
+    /// <summary>Marks the remaining points of expired lots as expired and appends the expiry entry.</summary>
+    public LedgerEntry? Expire(IReadOnlyList<PointLot> due, string idempotencyKey)
+    {
+        var draws = new List<LotDraw>();
+        foreach (var stored in due)
+        {
+            var lot = _changed.GetValueOrDefault(stored.Id, stored);
+            if (lot.Remaining > 0)
+            {
+                draws.Add(new LotDraw(lot.Id, lot.Remaining));
+                _changed[lot.Id] = lot with { Remaining = 0, Expired = lot.Expired + lot.Remaining };
+            }
+        }
+
+        return draws.Count == 0
+            ? null
+            : Append(new LedgerEntry { Id = Guid.Empty, TenantId = TenantId, Kind = LedgerEntryKind.Expire, IdempotencyKey = idempotencyKey, Source = "expiry", Draws = draws }, -draws.Sum(d => d.Points));
+    }
+
+    /// <summary>Points not yet available now: in stored pending lots (as changed here) and in new lots.</summary>
+    public async ValueTask<(long Points, DateTimeOffset? Next)> PendingAsync(CancellationToken cancellationToken)
+    {
+        var lots = new Dictionary<Guid, PointLot>();
+        if (Original.NextActivationAt is not null)
+        {
+            foreach (var stored in await _store.ListPendingLotsAsync(TenantId, Account.Id, Now, cancellationToken).ConfigureAwait(false))
+            {
+                lots[stored.Id] = _changed.GetValueOrDefault(stored.Id, stored);
+            }
+        }
+
+        foreach (var lot in _changed.Values.Concat(_newLots).Where(l => l.AvailableAt > Now))
+        {
+            lots[lot.Id] = lot;
+        }
+
+        long points = 0;
+        DateTimeOffset? next = null;
+        foreach (var lot in lots.Values.Where(l => l.Remaining > 0))
+        {
+            points += lot.Remaining;
+            next = next is null || lot.AvailableAt < next ? lot.AvailableAt : next;
+        }
+
+        return (points, next);
+    }
+
+    /// <summary>The posting to hand to the store, with the account's pending figures brought up to date.</summary>
+    public async ValueTask<LedgerPosting> BuildAsync(CancellationToken cancellationToken)
+    {
+        var (pending, next) = await PendingAsync(cancellationToken).ConfigureAwait(false);
+        return new LedgerPosting
+        {
+            Account = Account with { Version = Original.Version + 1, PendingPoints = pending, PendingAsOf = Now, NextActivationAt = next },
+            ExpectedVersion = Original.Version,
+            Entries = _entries,
+            NewLots = _newLots,
+            ChangedLots = [.. _changed.Values],
+            Reward = Reward,
+        };
+    }
+
+    private long Take(PointLot lot, long need, List<LotDraw> draws)
+    {
+        var taken = Math.Min(lot.Remaining, need);
+        if (taken > 0)
+        {
+            draws.Add(new LotDraw(lot.Id, taken));
+            _changed[lot.Id] = lot with { Remaining = lot.Remaining - taken };
+        }
+
+        return taken;
+    }
+
+    private async ValueTask<Dictionary<Guid, PointLot>> LoadAsync(IReadOnlyList<Guid> ids, CancellationToken cancellationToken)
+    {
+        var result = new Dictionary<Guid, PointLot>();
+        var missing = new List<Guid>();
+        foreach (var id in ids)
+        {
+            if (_changed.TryGetValue(id, out var lot))
+            {
+                result[id] = lot;
+            }
+            else
+            {
+                missing.Add(id);
+            }
+        }
+
+        if (missing.Count > 0)
+        {
+            foreach (var lot in await _store.FindLotsAsync(TenantId, missing, cancellationToken).ConfigureAwait(false))
+            {
+                if (lot.AccountId == Account.Id)
+                {
+                    result[lot.Id] = lot;
+                }
+            }
+        }
+
+        return result;
+    }
+
+    private LedgerEntry Append(LedgerEntry template, long signedPoints)
+    {
+        var entry = template with
+        {
+            Id = Guid.CreateVersion7(Now),
+            TenantId = TenantId,
+            AccountId = Account.Id,
+            Sequence = Account.EntryCount + 1,
+            Points = signedPoints,
+            BalanceAfter = Account.Balance + signedPoints,
+            At = Now,
+        };
+        Account = Account with { Balance = entry.BalanceAfter, EntryCount = entry.Sequence };
+        _entries.Add(entry);
+        return entry;
+    }
+}
