@@ -160,6 +160,9 @@ Section("8. Analytics");
 var charts = Array.IndexOf(args, "--charts") is var at and >= 0 && at + 1 < args.Length ? args[at + 1] : null;
 await AnalyticsSection.RunAsync(charts);
 
+Section("9. Loyalty");
+await LoyaltySection.RunAsync();
+
 Section("Done");
 return 0;
 
