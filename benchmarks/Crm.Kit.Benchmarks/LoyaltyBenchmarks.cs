@@ -1,0 +1,270 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using BenchmarkDotNet.Attributes;
+using Crm.Kit.Customers;
+using Crm.Kit.Loyalty;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Crm.Kit.Benchmarks;
+
+/// <summary>Sets up a loyalty programme with members on a service provider.</summary>
+internal static class LoyaltySetup
+{
+    public static async Task<(LoyaltyManager Loyalty, Guid[] Members)> CreateAsync(IServiceProvider scoped, int members)
+    {
+        var loyalty = scoped.GetRequiredService<LoyaltyManager>();
+        await loyalty.CreateProgrammeAsync(new LoyaltyProgrammeDefinition { Name = "Bench", Currency = "USD", Expiry = PointExpiry.MonthsAfterEarning(24) });
+        var created = await scoped.GetRequiredService<CustomerManager>().CreateManyAsync(
+            [.. Enumerable.Range(0, members).Select(i => new CustomerDraft { FirstName = "Member", LastName = i.ToString(CultureInfo.InvariantCulture) })]);
+        foreach (var customer in created)
+        {
+            await loyalty.EnrolAsync(customer.Id);
+        }
+
+        return (loyalty, [.. created.Select(c => c.Id)]);
+    }
+}
+
+/// <summary>
+/// In-memory earn postings on one thread through LoyaltyManager.EarnAsync — idempotency check, lot, account
+/// balances, event, segment notification — against appending the points to a List&lt;long&gt;.
+/// </summary>
+[MemoryDiagnoser]
+[ShortRunJob]
+public class LoyaltyEarnBenchmarks
+{
+    private const int Postings = 4096;
+    private ServiceProvider _provider = null!;
+    private AsyncServiceScope _scope;
+    private LoyaltyManager _loyalty = null!;
+    private Guid _member;
+    private long _next;
+
+    [GlobalSetup]
+    public async Task SetupAsync()
+    {
+        var services = new ServiceCollection();
+        services.AddCrmKit().AddLoyalty();
+        _provider = services.BuildServiceProvider();
+        _scope = _provider.CreateAsyncScope();
+        (_loyalty, var members) = await LoyaltySetup.CreateAsync(_scope.ServiceProvider, 1);
+        _member = members[0];
+    }
+
+    [GlobalCleanup]
+    public async Task CleanupAsync()
+    {
+        await _scope.DisposeAsync();
+        await _provider.DisposeAsync();
+    }
+
+    [Benchmark(Baseline = true, OperationsPerInvoke = Postings)]
+    public List<long> ListAppend()
+    {
+        var list = new List<long>();
+        for (var i = 0; i < Postings; i++)
+        {
+            list.Add(1 + (i & 7));
+        }
+
+        return list;
+    }
+
+    [Benchmark(OperationsPerInvoke = Postings)]
+    public async Task<LedgerEntry?> EarnPostings()
+    {
+        LedgerEntry? last = null;
+        for (var i = 0; i < Postings; i++)
+        {
+            // Every key is new, so every call checks it and posts.
+            last = await _loyalty.EarnAsync(_member, 1 + (i & 7), "k" + (++_next).ToString(CultureInfo.InvariantCulture));
+        }
+
+        return last;
+    }
+}
+
+/// <summary>Reading a member's balance with 10, 1,000 and 100,000 ledger entries: the time must not grow with the ledger.</summary>
+[MemoryDiagnoser]
+[ShortRunJob]
+public class LoyaltyBalanceBenchmarks
+{
+    private const int Reads = 1024;
+    private readonly ConcurrentDictionary<Guid, long> _balances = new();
+    private ServiceProvider _provider = null!;
+    private AsyncServiceScope _scope;
+    private LoyaltyManager _loyalty = null!;
+    private Guid _member;
+
+    [Params(10, 1_000, 100_000)]
+    public int Entries { get; set; }
+
+    [GlobalSetup]
+    public async Task SetupAsync()
+    {
+        var services = new ServiceCollection();
+        services.AddCrmKit().AddLoyalty();
+        _provider = services.BuildServiceProvider();
+        _scope = _provider.CreateAsyncScope();
+        (_loyalty, var members) = await LoyaltySetup.CreateAsync(_scope.ServiceProvider, 1);
+        _member = members[0];
+        for (var i = 0; i < Entries; i++)
+        {
+            await _loyalty.EarnAsync(_member, 5, "e" + i.ToString(CultureInfo.InvariantCulture));
+        }
+
+        _balances[_member] = (await _loyalty.GetBalanceAsync(_member))!.Balance;
+    }
+
+    [GlobalCleanup]
+    public async Task CleanupAsync()
+    {
+        await _scope.DisposeAsync();
+        await _provider.DisposeAsync();
+    }
+
+    [Benchmark(Baseline = true, OperationsPerInvoke = Reads)]
+    public long DictionaryRead()
+    {
+        long balance = 0;
+        for (var i = 0; i < Reads; i++)
+        {
+            _balances.TryGetValue(_member, out balance);
+        }
+
+        return balance;
+    }
+
+    [Benchmark(OperationsPerInvoke = Reads)]
+    public async Task<long> GetBalance()
+    {
+        long balance = 0;
+        for (var i = 0; i < Reads; i++)
+        {
+            balance = (await _loyalty.GetBalanceAsync(_member))!.Balance;
+        }
+
+        return balance;
+    }
+}
+
+/// <summary>
+/// Single postings on SQLite (a WAL file): LoyaltyManager.EarnAsync, each in its own transaction, against
+/// hand-written SQL doing the same writes per posting (lock the account, check the key, insert the entry and the
+/// lot, update the account, commit) on prepared commands. Members rotate over 1,000 accounts.
+/// </summary>
+[MemoryDiagnoser]
+[ShortRunJob]
+public class SqliteLoyaltyPostingBenchmarks
+{
+    private const int Postings = 256;
+    private SqliteBenchDatabase _database = null!;
+    private Guid[] _members = [];
+    private Guid[] _accounts = [];
+    private long _next;
+
+    [GlobalSetup]
+    public async Task SetupAsync()
+    {
+        _database = new SqliteBenchDatabase(b => b.AddLoyalty());
+        await using var scope = _database.Provider.CreateAsyncScope();
+        (var loyalty, _members) = await LoyaltySetup.CreateAsync(scope.ServiceProvider, 1000);
+        _accounts = new Guid[_members.Length];
+        for (var i = 0; i < _members.Length; i++)
+        {
+            _accounts[i] = (await loyalty.FindAccountAsync(_members[i]))!.Id;
+        }
+    }
+
+    [GlobalCleanup]
+    public void Cleanup() => _database.Dispose();
+
+    [Benchmark(Baseline = true, OperationsPerInvoke = Postings)]
+    public void HandWrittenSql()
+    {
+        using var connection = new SqliteConnection(_database.ConnectionString);
+        connection.Open();
+        using var lockAccount = Command(connection, "UPDATE crm_loyalty_accounts SET Version = Version WHERE Id = $id AND TenantId = 'default'", "$id");
+        using var readAccount = Command(connection, "SELECT Version, Balance, LifetimePoints, EntryCount FROM crm_loyalty_accounts WHERE Id = $id AND TenantId = 'default'", "$id");
+        using var findKey = Command(connection, "SELECT 1 FROM crm_loyalty_entries WHERE TenantId = 'default' AND AccountId = $a AND IdempotencyKey = $k", "$a", "$k");
+        using var insertEntry = Command(connection,
+            "INSERT INTO crm_loyalty_entries (Id, TenantId, AccountId, Sequence, Kind, Points, BalanceAfter, IdempotencyKey, At, Source, QualifyingPoints, QualifyingSpend, Shortfall) " +
+            "VALUES ($id, 'default', $a, $s, 0, $p, $b, $k, $at, 'partner', 0, '0.0', 0)", "$id", "$a", "$s", "$p", "$b", "$k", "$at");
+        using var insertLot = Command(connection,
+            "INSERT INTO crm_loyalty_lots (Id, TenantId, AccountId, Points, Remaining, Expired, Open, EarnedAt, AvailableAt, ExpiresAt) VALUES ($id, 'default', $a, $p, $p, 0, 1, $at, $at, $x)",
+            "$id", "$a", "$p", "$at", "$x");
+        using var updateAccount = Command(connection,
+            "UPDATE crm_loyalty_accounts SET Version = $v + 1, Balance = $b, LifetimePoints = $l, EntryCount = $s, PendingAsOf = $at WHERE Id = $id AND Version = $v",
+            "$v", "$b", "$l", "$s", "$at", "$id");
+        for (var i = 0; i < Postings; i++)
+        {
+            var account = _accounts[(int)(++_next % _accounts.Length)].ToString().ToUpperInvariant();
+            var key = "h" + _next.ToString(CultureInfo.InvariantCulture);
+            var now = DateTimeOffset.UtcNow;
+            using var transaction = connection.BeginTransaction();
+            foreach (var command in new[] { lockAccount, readAccount, findKey, insertEntry, insertLot, updateAccount })
+            {
+                command.Transaction = transaction;
+            }
+
+            lockAccount.Parameters[0].Value = account;
+            lockAccount.ExecuteNonQuery();
+            readAccount.Parameters[0].Value = account;
+            long version, balance, lifetime, count;
+            using (var reader = readAccount.ExecuteReader())
+            {
+                reader.Read();
+                (version, balance, lifetime, count) = (reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3));
+            }
+
+            findKey.Parameters[0].Value = account;
+            findKey.Parameters[1].Value = key;
+            if (findKey.ExecuteScalar() is not null)
+            {
+                continue;
+            }
+
+            var points = 1 + (i & 7);
+            var id = Guid.CreateVersion7(now).ToString().ToUpperInvariant();
+            Set(insertEntry, id, account, count + 1, points, balance + points, key, now.UtcTicks);
+            insertEntry.ExecuteNonQuery();
+            Set(insertLot, id, account, points, now.UtcTicks, now.AddMonths(24).UtcTicks);
+            insertLot.ExecuteNonQuery();
+            Set(updateAccount, version, balance + points, lifetime + points, count + 1, now.UtcTicks, account);
+            updateAccount.ExecuteNonQuery();
+            transaction.Commit();
+        }
+    }
+
+    [Benchmark(OperationsPerInvoke = Postings)]
+    public async Task CrmKitEarn()
+    {
+        for (var i = 0; i < Postings; i++)
+        {
+            await using var scope = _database.Provider.CreateAsyncScope();
+            await scope.ServiceProvider.GetRequiredService<LoyaltyManager>()
+                .EarnAsync(_members[(int)(++_next % _members.Length)], 1 + (i & 7), "c" + _next.ToString(CultureInfo.InvariantCulture));
+        }
+    }
+
+    private static SqliteCommand Command(SqliteConnection connection, string sql, params string[] parameters)
+    {
+        var command = connection.CreateCommand();
+        command.CommandText = sql;
+        foreach (var name in parameters)
+        {
+            command.Parameters.Add(new SqliteParameter { ParameterName = name });
+        }
+
+        return command;
+    }
+
+    private static void Set(SqliteCommand command, params object[] values)
+    {
+        for (var i = 0; i < values.Length; i++)
+        {
+            command.Parameters[i].Value = values[i];
+        }
+    }
+}
