@@ -330,6 +330,44 @@ public abstract class LoyaltySpecification : CrmSpecification
         await AssertLedgerExplainsBalanceAsync(host, customer);
     }
 
+    /// <summary>An import posts lots dated as given, skips keys already posted, and checks every line before writing.</summary>
+    [Fact]
+    public virtual async Task Imports_post_dated_lots_once_and_check_every_line_first()
+    {
+        var host = await LoyaltyHostAsync(Programme() with { Expiry = PointExpiry.MonthsAfterEarning(12) });
+        var ana = await MemberAsync(host);
+        var ben = await MemberAsync(host);
+        var outsider = (await host.Customers.CreateAsync(Faker.Person(), Cancel)).Id;
+        var longAgo = Clock.GetUtcNow().AddMonths(-13);
+        var lastMonth = Clock.GetUtcNow().AddMonths(-1);
+
+        var invalid = await Assert.ThrowsAsync<CrmValidationException>(() => host.Loyalty.ImportAsync(
+            [new PointsImport(ana, 10, "ok", lastMonth), new PointsImport(outsider, 0, "", Clock.GetUtcNow().AddDays(1))], Cancel));
+        Assert.Equal(["lines[1].Points", "lines[1].IdempotencyKey", "lines[1].EarnedAt"], invalid.Errors.Select(e => e.Field));
+        var notMember = await Assert.ThrowsAsync<CrmValidationException>(() => host.Loyalty.ImportAsync([new PointsImport(outsider, 5, "x", lastMonth)], Cancel));
+        Assert.Contains(notMember.Errors, e => e is { Field: "lines[0].CustomerId", Rule: "member-active" });
+        Assert.Equal(0, (await host.Loyalty.GetBalanceAsync(ana, Cancel))!.Balance);
+
+        PointsImport[] lines =
+        [
+            new(ana, 100, "legacy-1", longAgo, "legacy-system"),
+            new(ana, 40, "legacy-2", lastMonth, "legacy-system"),
+            new(ben, 70, "legacy-1", lastMonth, "legacy-system"),
+            new(ana, 999, "legacy-2", lastMonth, "legacy-system"),
+        ];
+        Assert.Equal(new PointsImportResult(3, 1), await host.Loyalty.ImportAsync(lines, Cancel));
+        Assert.Equal(new PointsImportResult(0, 4), await host.Loyalty.ImportAsync(lines, Cancel));
+        Assert.Equal((140L, 140L), ((await host.Loyalty.GetBalanceAsync(ana, Cancel))!.Balance, (await host.Loyalty.GetBalanceAsync(ana, Cancel))!.LifetimePoints));
+        Assert.Equal(70, (await host.Loyalty.GetBalanceAsync(ben, Cancel))!.Balance);
+
+        // The older lot is spent first and was already due to expire.
+        var redeemed = await host.Loyalty.RedeemAsync(ana, 30, "r-1", cancellationToken: Cancel);
+        Assert.Equal(longAgo, (await host.Services.GetRequiredService<ILoyaltyStore>().FindLotsAsync(host.TenantId, [redeemed.Draws[0].LotId], Cancel))[0].EarnedAt);
+        Assert.Equal(new ExpiryRun(1, 70), await host.Loyalty.ExpirePointsAsync(cancellationToken: Cancel));
+        await AssertLedgerExplainsBalanceAsync(host, ana);
+        await AssertLedgerExplainsBalanceAsync(host, ben);
+    }
+
     /// <summary>Programme settings are validated with every problem named.</summary>
     [Fact]
     public virtual async Task Programme_settings_are_validated_field_by_field()

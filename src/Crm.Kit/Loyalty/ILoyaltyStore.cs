@@ -96,4 +96,71 @@ public interface ILoyaltyStore
 
     /// <summary>Replaces the reward when its stored version equals <paramref name="expectedVersion"/>; otherwise throws <see cref="ConcurrencyConflictException"/>.</summary>
     ValueTask UpdateRewardAsync(LoyaltyReward reward, long expectedVersion, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The accounts of these customers (those that have one). Imports use it; the default asks
+    /// <see cref="FindAccountByCustomerAsync"/> once per customer, which an adapter should replace with one query.
+    /// </summary>
+    async ValueTask<IReadOnlyList<LoyaltyAccount>> FindAccountsByCustomersAsync(string tenantId, IReadOnlyCollection<Guid> customerIds, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(customerIds);
+        var result = new List<LoyaltyAccount>(customerIds.Count);
+        foreach (var id in customerIds)
+        {
+            if (await FindAccountByCustomerAsync(tenantId, id, cancellationToken).ConfigureAwait(false) is { } account)
+            {
+                result.Add(account);
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>
+    /// <see cref="LockAccountAsync"/> for many accounts at once; returns those that exist. The default locks them one
+    /// at a time in id order.
+    /// </summary>
+    async ValueTask<IReadOnlyList<LoyaltyAccount>> LockAccountsAsync(string tenantId, IReadOnlyCollection<Guid> accountIds, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(accountIds);
+        var result = new List<LoyaltyAccount>(accountIds.Count);
+        foreach (var id in accountIds.Order())
+        {
+            if (await LockAccountAsync(tenantId, id, cancellationToken).ConfigureAwait(false) is { } account)
+            {
+                result.Add(account);
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>Which of these (account, idempotency key) pairs already have an entry. The default asks once per pair.</summary>
+    async ValueTask<IReadOnlySet<(Guid AccountId, string IdempotencyKey)>> FindExistingKeysAsync(string tenantId, IReadOnlyCollection<(Guid AccountId, string IdempotencyKey)> keys, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(keys);
+        var result = new HashSet<(Guid, string)>();
+        foreach (var key in keys)
+        {
+            if (await FindEntryByKeyAsync(tenantId, key.AccountId, key.IdempotencyKey, cancellationToken).ConfigureAwait(false) is not null)
+            {
+                result.Add(key);
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>
+    /// Applies many postings (to different accounts) inside the caller's transaction, with the guarantees of
+    /// <see cref="AppendAsync"/> for each. The default appends them one by one; an adapter may write them in bulk.
+    /// </summary>
+    async ValueTask AppendManyAsync(IReadOnlyList<LedgerPosting> postings, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(postings);
+        foreach (var posting in postings)
+        {
+            await AppendAsync(posting, cancellationToken).ConfigureAwait(false);
+        }
+    }
 }

@@ -295,3 +295,17 @@ public sealed record TierEvaluation(int Evaluated, int Upgraded, int Downgraded,
 /// <param name="Accounts">Accounts with points expired.</param>
 /// <param name="Points">Points expired in total.</param>
 public sealed record ExpiryRun(int Accounts, long Points);
+
+/// <summary>Points earned elsewhere (a previous loyalty system, a partner's statement), to import.</summary>
+/// <param name="CustomerId">The member; they must be enrolled.</param>
+/// <param name="Points">The points; at least 1.</param>
+/// <param name="IdempotencyKey">Unique per member; an import line whose key is already posted is skipped.</param>
+/// <param name="EarnedAt">When they were earned: the lot's age (for oldest-first spending) and expiry follow from it.</param>
+/// <param name="Source">Where they came from.</param>
+/// <param name="Reason">A note, if any.</param>
+public sealed record PointsImport(Guid CustomerId, long Points, string IdempotencyKey, DateTimeOffset EarnedAt, string Source = "import", string? Reason = null);
+
+/// <summary>What an import did.</summary>
+/// <param name="Posted">Lines posted.</param>
+/// <param name="Repeated">Lines skipped because their key was already posted (before, or earlier in the same import).</param>
+public sealed record PointsImportResult(int Posted, int Repeated);

@@ -431,6 +431,134 @@ public class LoyaltyManager
         }, cancellationToken).ConfigureAwait(false))!;
     }
 
+    /// <summary>
+    /// Imports points earned elsewhere, in batches of <see cref="ImportBatchSize"/> lines, each batch one transaction
+    /// written in bulk. Every line is checked before anything is written. Each line becomes an earn entry and a lot
+    /// dated <see cref="PointsImport.EarnedAt"/> (expiry follows from it; the points are available at once) that
+    /// counts towards lifetime points but not towards tiers. Lines whose key was already posted are skipped, so an
+    /// interrupted import can simply be run again.
+    /// </summary>
+    /// <exception cref="CrmValidationException">A line breaks a rule or names a customer who is not an active member; nothing was written.</exception>
+    public async Task<PointsImportResult> ImportAsync(IReadOnlyList<PointsImport> lines, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(lines);
+        var programme = await RequireProgrammeAsync(cancellationToken).ConfigureAwait(false);
+        var now = _time.GetUtcNow();
+        var errors = new ValidationErrorCollector();
+        for (var i = 0; i < lines.Count; i++)
+        {
+            var line = lines[i];
+            if (line is null)
+            {
+                errors.Add($"lines[{i}]", "required", "must not be null");
+                continue;
+            }
+
+            LoyaltyValidation.Points(errors, line.Points, $"lines[{i}].{nameof(line.Points)}");
+            LoyaltyValidation.Key(errors, line.IdempotencyKey, $"lines[{i}].{nameof(line.IdempotencyKey)}");
+            errors.Required($"lines[{i}].{nameof(line.Source)}", line.Source);
+            errors.MaxLength($"lines[{i}].{nameof(line.Source)}", line.Source, 100);
+            errors.MaxLength($"lines[{i}].{nameof(line.Reason)}", line.Reason, 500);
+            if (line.EarnedAt > now)
+            {
+                errors.Add($"lines[{i}].{nameof(line.EarnedAt)}", "not-future", "must not be in the future");
+            }
+        }
+
+        errors.ThrowIfAny();
+        var accounts = new Dictionary<Guid, LoyaltyAccount>();
+        foreach (var chunk in lines.Select(l => l.CustomerId).Distinct().Chunk(ImportBatchSize))
+        {
+            foreach (var account in await _store.FindAccountsByCustomersAsync(TenantId, chunk, cancellationToken).ConfigureAwait(false))
+            {
+                accounts[account.CustomerId] = account;
+            }
+        }
+
+        for (var i = 0; i < lines.Count; i++)
+        {
+            if (!accounts.TryGetValue(lines[i].CustomerId, out var account) || account.Status != LoyaltyAccountStatus.Active)
+            {
+                errors.Add($"lines[{i}].{nameof(PointsImport.CustomerId)}", "member-active", $"customer {lines[i].CustomerId} is not an active member");
+            }
+        }
+
+        errors.ThrowIfAny();
+        int posted = 0, repeated = 0;
+        for (var start = 0; start < lines.Count; start += ImportBatchSize)
+        {
+            var batch = lines.Skip(start).Take(ImportBatchSize).ToList();
+            var (p, r) = await ImportBatchAsync(programme, batch, accounts, cancellationToken).ConfigureAwait(false);
+            posted += p;
+            repeated += r;
+        }
+
+        return new PointsImportResult(posted, repeated);
+    }
+
+    /// <summary>The number of import lines written per transaction.</summary>
+    public const int ImportBatchSize = 2000;
+
+    private async Task<(int Posted, int Repeated)> ImportBatchAsync(LoyaltyProgramme programme, List<PointsImport> batch, Dictionary<Guid, LoyaltyAccount> accounts, CancellationToken cancellationToken)
+    {
+        var accountIds = batch.Select(l => accounts[l.CustomerId].Id).Distinct().ToList();
+        var outcome = await ConcurrencyRetry.RunAsync(_options.ConcurrencyRetryLimit, _instrumentation, async () =>
+        {
+            var transaction = await _unitOfWork.BeginAsync(cancellationToken).ConfigureAwait(false);
+            await using var transactionScope = transaction.ConfigureAwait(false);
+            var now = _time.GetUtcNow();
+            var builders = new Dictionary<Guid, PostingBuilder>();
+            foreach (var account in await _store.LockAccountsAsync(TenantId, accountIds, cancellationToken).ConfigureAwait(false))
+            {
+                RequireActive(account);
+                builders[account.Id] = new PostingBuilder(_store, account, programme, now);
+            }
+
+            var existing = await _store.FindExistingKeysAsync(TenantId, [.. batch.Select(l => (accounts[l.CustomerId].Id, l.IdempotencyKey)).Distinct()], cancellationToken).ConfigureAwait(false);
+            var seen = new HashSet<(Guid, string)>();
+            var repeats = 0;
+            foreach (var line in batch)
+            {
+                var accountId = accounts[line.CustomerId].Id;
+                if (existing.Contains((accountId, line.IdempotencyKey)) || !seen.Add((accountId, line.IdempotencyKey)))
+                {
+                    repeats++;
+                    continue;
+                }
+
+                var earnedAt = line.EarnedAt.ToUniversalTime();
+                builders[accountId].Credit(Template(LedgerEntryKind.Earn, line.IdempotencyKey, line.Source.Trim()) with { Points = line.Points, Reason = line.Reason }, earnedAt, earnedAt, addsToLifetime: true);
+            }
+
+            var written = builders.Values.Where(b => b.Entries.Count > 0).ToList();
+            var postings = new List<LedgerPosting>(written.Count);
+            foreach (var b in written)
+            {
+                postings.Add(await b.BuildAsync(cancellationToken).ConfigureAwait(false));
+            }
+
+            try
+            {
+                await _store.AppendManyAsync(postings, cancellationToken).ConfigureAwait(false);
+            }
+            catch (DuplicateValueException ex)
+            {
+                // A key posted by someone else since the check (a store without locks): look again.
+                throw new ConcurrencyConflictException(nameof(LoyaltyAccount), written[0].Account.Id, written[0].Original.Version, ex);
+            }
+
+            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+            return (Builders: written, Repeats: repeats);
+        }).ConfigureAwait(false);
+
+        if (outcome.Builders.Count > 0)
+        {
+            await PublishAsync(outcome.Builders, cancellationToken).ConfigureAwait(false);
+        }
+
+        return (outcome.Builders.Sum(b => b.Entries.Count), outcome.Repeats);
+    }
+
     // ---------------------------------------------------------------- spending
 
     /// <summary>Spends points (for something outside the catalogue), oldest available lots first.</summary>
