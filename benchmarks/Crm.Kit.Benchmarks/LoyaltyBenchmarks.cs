@@ -185,16 +185,16 @@ public class SqliteLoyaltyPostingBenchmarks
     {
         using var connection = new SqliteConnection(_database.ConnectionString);
         connection.Open();
-        using var lockAccount = Command(connection, "UPDATE crm_loyalty_accounts SET Version = Version WHERE Id = $id AND TenantId = 'default'", "$id");
-        using var readAccount = Command(connection, "SELECT Version, Balance, LifetimePoints, EntryCount FROM crm_loyalty_accounts WHERE Id = $id AND TenantId = 'default'", "$id");
-        using var findKey = Command(connection, "SELECT 1 FROM crm_loyalty_entries WHERE TenantId = 'default' AND AccountId = $a AND IdempotencyKey = $k", "$a", "$k");
-        using var insertEntry = Command(connection,
+        using var lockAccount = SqliteCommands.Create(connection, null, "UPDATE crm_loyalty_accounts SET Version = Version WHERE Id = $id AND TenantId = 'default'", "$id");
+        using var readAccount = SqliteCommands.Create(connection, null, "SELECT Version, Balance, LifetimePoints, EntryCount FROM crm_loyalty_accounts WHERE Id = $id AND TenantId = 'default'", "$id");
+        using var findKey = SqliteCommands.Create(connection, null, "SELECT 1 FROM crm_loyalty_entries WHERE TenantId = 'default' AND AccountId = $a AND IdempotencyKey = $k", "$a", "$k");
+        using var insertEntry = SqliteCommands.Create(connection, null,
             "INSERT INTO crm_loyalty_entries (Id, TenantId, AccountId, Sequence, Kind, Points, BalanceAfter, IdempotencyKey, At, Source, QualifyingPoints, QualifyingSpend, Shortfall) " +
             "VALUES ($id, 'default', $a, $s, 0, $p, $b, $k, $at, 'partner', 0, '0.0', 0)", "$id", "$a", "$s", "$p", "$b", "$k", "$at");
-        using var insertLot = Command(connection,
+        using var insertLot = SqliteCommands.Create(connection, null,
             "INSERT INTO crm_loyalty_lots (Id, TenantId, AccountId, Points, Remaining, Expired, Open, EarnedAt, AvailableAt, ExpiresAt) VALUES ($id, 'default', $a, $p, $p, 0, 1, $at, $at, $x)",
             "$id", "$a", "$p", "$at", "$x");
-        using var updateAccount = Command(connection,
+        using var updateAccount = SqliteCommands.Create(connection, null,
             "UPDATE crm_loyalty_accounts SET Version = $v + 1, Balance = $b, LifetimePoints = $l, EntryCount = $s, PendingAsOf = $at WHERE Id = $id AND Version = $v",
             "$v", "$b", "$l", "$s", "$at", "$id");
         for (var i = 0; i < Postings; i++)
@@ -227,11 +227,11 @@ public class SqliteLoyaltyPostingBenchmarks
 
             var points = 1 + (i & 7);
             var id = Guid.CreateVersion7(now).ToString().ToUpperInvariant();
-            Set(insertEntry, id, account, count + 1, points, balance + points, key, now.UtcTicks);
+            SqliteCommands.Set(insertEntry, id, account, count + 1, points, balance + points, key, now.UtcTicks);
             insertEntry.ExecuteNonQuery();
-            Set(insertLot, id, account, points, now.UtcTicks, now.AddMonths(24).UtcTicks);
+            SqliteCommands.Set(insertLot, id, account, points, now.UtcTicks, now.AddMonths(24).UtcTicks);
             insertLot.ExecuteNonQuery();
-            Set(updateAccount, version, balance + points, lifetime + points, count + 1, now.UtcTicks, account);
+            SqliteCommands.Set(updateAccount, version, balance + points, lifetime + points, count + 1, now.UtcTicks, account);
             updateAccount.ExecuteNonQuery();
             transaction.Commit();
         }
@@ -245,26 +245,6 @@ public class SqliteLoyaltyPostingBenchmarks
             await using var scope = _database.Provider.CreateAsyncScope();
             await scope.ServiceProvider.GetRequiredService<LoyaltyManager>()
                 .EarnAsync(_members[(int)(++_next % _members.Length)], 1 + (i & 7), "c" + _next.ToString(CultureInfo.InvariantCulture));
-        }
-    }
-
-    private static SqliteCommand Command(SqliteConnection connection, string sql, params string[] parameters)
-    {
-        var command = connection.CreateCommand();
-        command.CommandText = sql;
-        foreach (var name in parameters)
-        {
-            command.Parameters.Add(new SqliteParameter { ParameterName = name });
-        }
-
-        return command;
-    }
-
-    private static void Set(SqliteCommand command, params object[] values)
-    {
-        for (var i = 0; i < values.Length; i++)
-        {
-            command.Parameters[i].Value = values[i];
         }
     }
 }
@@ -318,14 +298,14 @@ public class SqliteLoyaltyImportBenchmarks
         for (var start = 0; start < Lines; start += LoyaltyManager.ImportBatchSize)
         {
             using var transaction = connection.BeginTransaction();
-            using var findKey = Command(connection, transaction, "SELECT 1 FROM crm_loyalty_entries WHERE TenantId = 'default' AND AccountId = $a AND IdempotencyKey = $k", "$a", "$k");
-            using var insertEntry = Command(connection, transaction,
+            using var findKey = SqliteCommands.Create(connection, transaction, "SELECT 1 FROM crm_loyalty_entries WHERE TenantId = 'default' AND AccountId = $a AND IdempotencyKey = $k", "$a", "$k");
+            using var insertEntry = SqliteCommands.Create(connection, transaction,
                 "INSERT INTO crm_loyalty_entries (Id, TenantId, AccountId, Sequence, Kind, Points, BalanceAfter, IdempotencyKey, At, Source, QualifyingPoints, QualifyingSpend, Shortfall) " +
                 "VALUES ($id, 'default', $a, $s, 0, $p, $b, $k, $at, 'legacy', 0, '0.0', 0)", "$id", "$a", "$s", "$p", "$b", "$k", "$at");
-            using var insertLot = Command(connection, transaction,
+            using var insertLot = SqliteCommands.Create(connection, transaction,
                 "INSERT INTO crm_loyalty_lots (Id, TenantId, AccountId, Points, Remaining, Expired, Open, EarnedAt, AvailableAt, ExpiresAt) VALUES ($id, 'default', $a, $p, $p, 0, 1, $at, $at, $x)",
                 "$id", "$a", "$p", "$at", "$x");
-            using var updateAccount = Command(connection, transaction,
+            using var updateAccount = SqliteCommands.Create(connection, transaction,
                 "UPDATE crm_loyalty_accounts SET Version = $v + 1, Balance = $b, LifetimePoints = $l, EntryCount = $s WHERE Id = $id AND Version = $v",
                 "$v", "$b", "$l", "$s", "$id");
             var touched = new HashSet<string>();
@@ -343,9 +323,9 @@ public class SqliteLoyaltyImportBenchmarks
 
                 var points = 1 + (i % 50);
                 var entryId = Guid.CreateVersion7().ToString().ToUpperInvariant();
-                Set(insertEntry, entryId, id, count + 1, points, balance + points, key, earnedAt.UtcTicks);
+                SqliteCommands.Set(insertEntry, entryId, id, count + 1, points, balance + points, key, earnedAt.UtcTicks);
                 insertEntry.ExecuteNonQuery();
-                Set(insertLot, entryId, id, points, earnedAt.UtcTicks, earnedAt.AddMonths(24).UtcTicks);
+                SqliteCommands.Set(insertLot, entryId, id, points, earnedAt.UtcTicks, earnedAt.AddMonths(24).UtcTicks);
                 insertLot.ExecuteNonQuery();
                 accounts[customer] = (id, version, balance + points, lifetime + points, count + 1);
                 touched.Add(customer);
@@ -354,7 +334,7 @@ public class SqliteLoyaltyImportBenchmarks
             foreach (var customer in touched)
             {
                 var (id, version, balance, lifetime, count) = accounts[customer];
-                Set(updateAccount, version, balance, lifetime, count, id);
+                SqliteCommands.Set(updateAccount, version, balance, lifetime, count, id);
                 updateAccount.ExecuteNonQuery();
                 accounts[customer] = (id, version + 1, balance, lifetime, count);
             }
@@ -374,8 +354,12 @@ public class SqliteLoyaltyImportBenchmarks
         await using var scope = _database.Provider.CreateAsyncScope();
         return await scope.ServiceProvider.GetRequiredService<LoyaltyManager>().ImportAsync(lines);
     }
+}
 
-    private static SqliteCommand Command(SqliteConnection connection, SqliteTransaction transaction, string sql, params string[] parameters)
+/// <summary>Prepared-command helpers for the hand-written baselines.</summary>
+internal static class SqliteCommands
+{
+    public static SqliteCommand Create(SqliteConnection connection, SqliteTransaction? transaction, string sql, params string[] parameters)
     {
         var command = connection.CreateCommand();
         command.Transaction = transaction;
@@ -388,7 +372,7 @@ public class SqliteLoyaltyImportBenchmarks
         return command;
     }
 
-    private static void Set(SqliteCommand command, params object[] values)
+    public static void Set(SqliteCommand command, params object[] values)
     {
         for (var i = 0; i < values.Length; i++)
         {

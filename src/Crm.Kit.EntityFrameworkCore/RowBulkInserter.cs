@@ -25,10 +25,7 @@ internal static class RowBulkInserter
             return;
         }
 
-        var entityType = context.Model.FindEntityType(typeof(TRow))
-            ?? throw new InvalidOperationException($"{typeof(TRow).Name} is not in the model; call ApplyCrmKitModel().");
-        var table = StoreObjectIdentifier.Table(entityType.GetTableName()!, entityType.GetSchema());
-        var sql = context.GetService<ISqlGenerationHelper>();
+        var (entityType, table, sql) = BulkTarget.Of<TRow>(context);
         var properties = entityType.GetProperties().ToArray();
         var mappings = Array.ConvertAll(properties, p => p.GetRelationalTypeMapping());
         var getters = Array.ConvertAll(properties, p => p.GetGetter());
@@ -37,8 +34,7 @@ internal static class RowBulkInserter
             $"VALUES ({string.Join(", ", properties.Select((_, i) => sql.GenerateParameterName("p" + i)))})";
 
         var connection = context.Database.GetDbConnection();
-        var transaction = context.Database.CurrentTransaction?.GetDbTransaction()
-            ?? throw new InvalidOperationException("Bulk inserts run inside a transaction.");
+        var transaction = BulkTarget.Transaction(context);
 
         if (connection.CanCreateBatch)
         {
@@ -95,4 +91,20 @@ internal static class RowBulkInserter
             }
         }
     }
+}
+
+/// <summary>What the bulk writers need to know about a row type's table, read from the EF model and provider.</summary>
+internal static class BulkTarget
+{
+    public static (IEntityType EntityType, StoreObjectIdentifier Table, ISqlGenerationHelper Sql) Of<TRow>(DbContext context)
+        where TRow : class
+    {
+        var entityType = context.Model.FindEntityType(typeof(TRow))
+            ?? throw new InvalidOperationException($"{typeof(TRow).Name} is not in the model; call ApplyCrmKitModel().");
+        return (entityType, StoreObjectIdentifier.Table(entityType.GetTableName()!, entityType.GetSchema()), context.GetService<ISqlGenerationHelper>());
+    }
+
+    public static DbTransaction Transaction(DbContext context) =>
+        context.Database.CurrentTransaction?.GetDbTransaction()
+            ?? throw new InvalidOperationException("Bulk writes run inside a transaction; begin one with ICrmUnitOfWork.");
 }

@@ -1,7 +1,5 @@
 using System.Data.Common;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.EntityFrameworkCore.Infrastructure;
-using Microsoft.EntityFrameworkCore.Metadata;
 using Microsoft.EntityFrameworkCore.Storage;
 
 namespace Crm.Kit.EntityFrameworkCore;
@@ -22,10 +20,7 @@ internal static class RowBulkUpdater
             return;
         }
 
-        var entityType = context.Model.FindEntityType(typeof(TRow))
-            ?? throw new InvalidOperationException($"{typeof(TRow).Name} is not in the model; call ApplyCrmKitModel().");
-        var table = StoreObjectIdentifier.Table(entityType.GetTableName()!, entityType.GetSchema());
-        var sql = context.GetService<ISqlGenerationHelper>();
+        var (entityType, table, sql) = BulkTarget.Of<TRow>(context);
         var key = entityType.FindPrimaryKey()?.Properties is [var single] ? single : throw new InvalidOperationException($"{typeof(TRow).Name} needs a single-column key.");
         var version = entityType.FindProperty("Version") ?? throw new InvalidOperationException($"{typeof(TRow).Name} has no Version.");
         var columns = entityType.GetProperties().Where(p => p != key).ToArray();
@@ -38,8 +33,7 @@ internal static class RowBulkUpdater
             $" WHERE {sql.DelimitIdentifier(key.GetColumnName(table)!)} = {Name(columns.Length)} AND {sql.DelimitIdentifier(version.GetColumnName(table)!)} = {Name(columns.Length + 1)}";
 
         var connection = context.Database.GetDbConnection();
-        var transaction = context.Database.CurrentTransaction?.GetDbTransaction()
-            ?? throw new InvalidOperationException("Bulk updates run inside a transaction.");
+        var transaction = BulkTarget.Transaction(context);
         var update = connection.CreateCommand();
         await using (update.ConfigureAwait(false))
         {
