@@ -222,6 +222,38 @@ public abstract class LoyaltySpecification : CrmSpecification
         Assert.Equal(2, host.Events.Of<TierChanged>().Count);
     }
 
+    /// <summary>
+    /// On spend over calendar years, a tier reached in one year holds through the next, refunds lower the spend that
+    /// counts, and redeeming points never does.
+    /// </summary>
+    [Fact]
+    public virtual async Task Calendar_year_spend_tiers_follow_refunds_not_redemptions()
+    {
+        var host = await LoyaltyHostAsync(Programme() with
+        {
+            Tiers = new TierPolicy { Measure = TierMeasure.QualifyingSpend, Window = TierWindowKind.CalendarYear, Levels = [new TierLevel("Member", 0m), new TierLevel("Gold", 100m)] },
+        });
+        var customer = await MemberAsync(host);
+        await EarnOrderAsync(host, customer, "o-1", ("A", "Tops", 1, 80m));
+        await EarnOrderAsync(host, customer, "o-2", ("B", "Tops", 1, 40m));
+        Assert.Equal("Gold", (await host.Loyalty.GetBalanceAsync(customer, Cancel))!.Tier);
+        await host.Loyalty.RedeemAsync(customer, 120, "spend-all", cancellationToken: Cancel);
+        Assert.Equal(120m, (await host.Loyalty.GetTierProgressAsync(customer, Cancel)).Qualification);
+
+        var order = await host.Orders.FindByReferenceAsync("o-2", Cancel);
+        await host.Orders.RefundAsync(order!.Id, new RefundRequest { Reference = "r-1" }, Cancel);
+        Assert.Equal(80m, (await host.Loyalty.GetTierProgressAsync(customer, Cancel)).Qualification);
+
+        Clock.SetUtcNow(new DateTimeOffset(2027, 6, 1, 0, 0, 0, TimeSpan.Zero));
+        await EarnOrderAsync(host, customer, "o-3", ("A", "Tops", 1, 100m));
+        Clock.SetUtcNow(new DateTimeOffset(2028, 3, 1, 0, 0, 0, TimeSpan.Zero));
+        Assert.Equal(0, (await host.Loyalty.EvaluateTiersAsync(Cancel)).Downgraded);
+        Assert.Equal("Gold", (await host.Loyalty.GetBalanceAsync(customer, Cancel))!.Tier);
+        Clock.SetUtcNow(new DateTimeOffset(2029, 1, 2, 0, 0, 0, TimeSpan.Zero));
+        Assert.Equal(1, (await host.Loyalty.EvaluateTiersAsync(Cancel)).Downgraded);
+        Assert.Equal("Member", (await host.Loyalty.GetBalanceAsync(customer, Cancel))!.Tier);
+    }
+
     /// <summary>A reward redemption takes points and stock together; cancelling gives both back; limits are enforced.</summary>
     [Fact]
     public virtual async Task Rewards_take_points_and_stock_atomically_and_can_be_cancelled()
