@@ -306,7 +306,13 @@ public class LoyaltyManager
         var (basis, qualifying) = EarnCalculator.Weigh(rules, order);
         var weighted = await ToProgrammeCurrencyAsync(basis.WeightedSpend, order, programme, cancellationToken).ConfigureAwait(false);
         var qualifyingSpend = await ToProgrammeCurrencyAsync(qualifying, order, programme, cancellationToken).ConfigureAwait(false);
-        var basePoints = qualifyingSpend < rules.MinimumOrder ? 0 : EarnCalculator.BasePoints(rules, weighted);
+        if (qualifyingSpend <= 0m || qualifyingSpend < rules.MinimumOrder)
+        {
+            // Nothing on the order earns, or it is below the minimum: no points, promotion bonuses included.
+            return null;
+        }
+
+        var basePoints = EarnCalculator.BasePoints(rules, weighted);
         var (promotionMultiplier, promotionBonus) = await PromotionsForAsync(programme, order, cancellationToken).ConfigureAwait(false);
         var key = $"crm:order:{order.Id:N}";
 

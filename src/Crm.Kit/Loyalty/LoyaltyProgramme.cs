@@ -75,7 +75,7 @@ public sealed record EarnRules
     /// <summary>The spend that earns <see cref="PointsPerStep"/> points, in the programme currency; greater than zero.</summary>
     public decimal SpendStep { get; init; } = 1m;
 
-    /// <summary>Orders whose qualifying (non-excluded) total is below this earn nothing.</summary>
+    /// <summary>Orders whose qualifying (non-excluded) total is below this earn nothing, promotion bonuses included.</summary>
     public decimal MinimumOrder { get; init; }
 
     /// <summary>The most points one order can earn, bonuses included; <see langword="null"/> for no cap.</summary>
