@@ -266,6 +266,10 @@ public abstract class LoyaltySpecification : CrmSpecification
         var bad = await Assert.ThrowsAsync<CrmValidationException>(() => host.Loyalty.CreateRewardAsync(new LoyaltyRewardDraft { Name = " ", Cost = 0, Stock = -1, RequiredTier = "Platinum" }, Cancel));
         Assert.Equal(["Name", "Cost", "Stock", "RequiredTier"], bad.Errors.Select(e => e.Field));
 
+        Assert.Equal(new[] { mug.Id, lounge.Id }.Order(), (await host.Loyalty.ListRewardsAsync(pageSize: 10, cancellationToken: Cancel)).Items.Select(r => r.Id));
+        var tooLarge = await Assert.ThrowsAsync<CrmValidationException>(() => host.Loyalty.ListRewardsAsync(pageSize: 1_000_000, cancellationToken: Cancel));
+        Assert.Contains(tooLarge.Errors, e => e is { Field: "pageSize", Rule: "range" });
+
         var redemption = await host.Loyalty.RedeemRewardAsync(customer, mug.Id, "buy-mug", Cancel);
         Assert.Equal((-100L, mug.Id), (redemption.Points, redemption.RewardId!.Value));
         Assert.Equal(0, (await host.Loyalty.FindRewardAsync(mug.Id, Cancel))!.Stock);

@@ -16,7 +16,6 @@ namespace Crm.Kit.Loyalty;
 /// </summary>
 public class LoyaltyManager
 {
-    private const int RewardPageLimit = 1000;
     private const int ExpiryBatch = 1000;
 
     private readonly ILoyaltyStore _store;
@@ -871,7 +870,7 @@ public class LoyaltyManager
     /// <summary>The catalogue in id order, a page at a time.</summary>
     public async Task<Page<LoyaltyReward>> ListRewardsAsync(string? continuationToken = null, int pageSize = 100, CancellationToken cancellationToken = default)
     {
-        ContinuationTokens.CheckPageSize(Math.Min(pageSize, RewardPageLimit), _options);
+        ContinuationTokens.CheckPageSize(pageSize, _options);
         var after = ContinuationTokens.DecodeId(continuationToken);
         var items = await _store.ListRewardsAsync(TenantId, after, pageSize + 1, cancellationToken).ConfigureAwait(false);
         return ContinuationTokens.ToPage(items, pageSize, r => ContinuationTokens.Encode(r.Id));
