@@ -26,31 +26,17 @@ internal static class LoyaltySetup
     }
 }
 
-/// <summary>
-/// In-memory earn postings on one thread through LoyaltyManager.EarnAsync — idempotency check, lot, account
-/// balances, event, segment notification — against appending the points to a List&lt;long&gt;.
-/// </summary>
-[MemoryDiagnoser]
-[ShortRunJob]
-public class LoyaltyEarnBenchmarks
+/// <summary>A programme with one member on the in-memory stores, for the in-memory loyalty benchmarks.</summary>
+public abstract class InMemoryLoyaltyBenchmark
 {
-    private const int Postings = 4096;
     private ServiceProvider _provider = null!;
     private AsyncServiceScope _scope;
-    private LoyaltyManager _loyalty = null!;
-    private Guid _member;
-    private long _next;
 
-    [GlobalSetup]
-    public async Task SetupAsync()
-    {
-        var services = new ServiceCollection();
-        services.AddCrmKit().AddLoyalty();
-        _provider = services.BuildServiceProvider();
-        _scope = _provider.CreateAsyncScope();
-        (_loyalty, var members) = await LoyaltySetup.CreateAsync(_scope.ServiceProvider, 1);
-        _member = members[0];
-    }
+    /// <summary>The manager, in a scope that lives for the whole run.</summary>
+    protected LoyaltyManager Loyalty { get; private set; } = null!;
+
+    /// <summary>The member's customer id.</summary>
+    protected Guid Member { get; private set; }
 
     [GlobalCleanup]
     public async Task CleanupAsync()
@@ -58,6 +44,31 @@ public class LoyaltyEarnBenchmarks
         await _scope.DisposeAsync();
         await _provider.DisposeAsync();
     }
+
+    protected async Task StartAsync()
+    {
+        var services = new ServiceCollection();
+        services.AddCrmKit().AddLoyalty();
+        _provider = services.BuildServiceProvider();
+        _scope = _provider.CreateAsyncScope();
+        (Loyalty, var members) = await LoyaltySetup.CreateAsync(_scope.ServiceProvider, 1);
+        Member = members[0];
+    }
+}
+
+/// <summary>
+/// In-memory earn postings on one thread through LoyaltyManager.EarnAsync — idempotency check, lot, account
+/// balances, event, segment notification — against appending the points to a List&lt;long&gt;.
+/// </summary>
+[MemoryDiagnoser]
+[ShortRunJob]
+public class LoyaltyEarnBenchmarks : InMemoryLoyaltyBenchmark
+{
+    private const int Postings = 4096;
+    private long _next;
+
+    [GlobalSetup]
+    public Task SetupAsync() => StartAsync();
 
     [Benchmark(Baseline = true, OperationsPerInvoke = Postings)]
     public List<long> ListAppend()
@@ -78,7 +89,7 @@ public class LoyaltyEarnBenchmarks
         for (var i = 0; i < Postings; i++)
         {
             // Every key is new, so every call checks it and posts.
-            last = await _loyalty.EarnAsync(_member, 1 + (i & 7), "k" + (++_next).ToString(CultureInfo.InvariantCulture));
+            last = await Loyalty.EarnAsync(Member, 1 + (i & 7), "k" + (++_next).ToString(CultureInfo.InvariantCulture));
         }
 
         return last;
@@ -88,14 +99,10 @@ public class LoyaltyEarnBenchmarks
 /// <summary>Reading a member's balance with 10, 1,000 and 100,000 ledger entries: the time must not grow with the ledger.</summary>
 [MemoryDiagnoser]
 [ShortRunJob]
-public class LoyaltyBalanceBenchmarks
+public class LoyaltyBalanceBenchmarks : InMemoryLoyaltyBenchmark
 {
     private const int Reads = 1024;
     private readonly ConcurrentDictionary<Guid, long> _balances = new();
-    private ServiceProvider _provider = null!;
-    private AsyncServiceScope _scope;
-    private LoyaltyManager _loyalty = null!;
-    private Guid _member;
 
     [Params(10, 1_000, 100_000)]
     public int Entries { get; set; }
@@ -103,25 +110,13 @@ public class LoyaltyBalanceBenchmarks
     [GlobalSetup]
     public async Task SetupAsync()
     {
-        var services = new ServiceCollection();
-        services.AddCrmKit().AddLoyalty();
-        _provider = services.BuildServiceProvider();
-        _scope = _provider.CreateAsyncScope();
-        (_loyalty, var members) = await LoyaltySetup.CreateAsync(_scope.ServiceProvider, 1);
-        _member = members[0];
+        await StartAsync();
         for (var i = 0; i < Entries; i++)
         {
-            await _loyalty.EarnAsync(_member, 5, "e" + i.ToString(CultureInfo.InvariantCulture));
+            await Loyalty.EarnAsync(Member, 5, "e" + i.ToString(CultureInfo.InvariantCulture));
         }
 
-        _balances[_member] = (await _loyalty.GetBalanceAsync(_member))!.Balance;
-    }
-
-    [GlobalCleanup]
-    public async Task CleanupAsync()
-    {
-        await _scope.DisposeAsync();
-        await _provider.DisposeAsync();
+        _balances[Member] = (await Loyalty.GetBalanceAsync(Member))!.Balance;
     }
 
     [Benchmark(Baseline = true, OperationsPerInvoke = Reads)]
@@ -130,7 +125,7 @@ public class LoyaltyBalanceBenchmarks
         long balance = 0;
         for (var i = 0; i < Reads; i++)
         {
-            _balances.TryGetValue(_member, out balance);
+            _balances.TryGetValue(Member, out balance);
         }
 
         return balance;
@@ -142,7 +137,7 @@ public class LoyaltyBalanceBenchmarks
         long balance = 0;
         for (var i = 0; i < Reads; i++)
         {
-            balance = (await _loyalty.GetBalanceAsync(_member))!.Balance;
+            balance = (await Loyalty.GetBalanceAsync(Member))!.Balance;
         }
 
         return balance;
@@ -185,17 +180,17 @@ public class SqliteLoyaltyPostingBenchmarks
     {
         using var connection = new SqliteConnection(_database.ConnectionString);
         connection.Open();
-        using var lockAccount = SqliteCommands.Create(connection, null, "UPDATE crm_loyalty_accounts SET Version = Version WHERE Id = $id AND TenantId = 'default'", "$id");
-        using var readAccount = SqliteCommands.Create(connection, null, "SELECT Version, Balance, LifetimePoints, EntryCount FROM crm_loyalty_accounts WHERE Id = $id AND TenantId = 'default'", "$id");
-        using var findKey = SqliteCommands.Create(connection, null, "SELECT 1 FROM crm_loyalty_entries WHERE TenantId = 'default' AND AccountId = $a AND IdempotencyKey = $k", "$a", "$k");
+        using var lockAccount = SqliteCommands.Create(connection, null, "UPDATE crmLoyalty_accounts SET Version = Version WHERE Id = $id AND TenantId = 'default'", "$id");
+        using var readAccount = SqliteCommands.Create(connection, null, "SELECT Version, Balance, LifetimePoints, EntryCount FROM crmLoyalty_accounts WHERE Id = $id AND TenantId = 'default'", "$id");
+        using var findKey = SqliteCommands.Create(connection, null, "SELECT 1 FROM crmLoyalty_entries WHERE TenantId = 'default' AND AccountId = $a AND IdempotencyKey = $k", "$a", "$k");
         using var insertEntry = SqliteCommands.Create(connection, null,
-            "INSERT INTO crm_loyalty_entries (Id, TenantId, AccountId, Sequence, Kind, Points, BalanceAfter, IdempotencyKey, At, Source, QualifyingPoints, QualifyingSpend, Shortfall) " +
+            "INSERT INTO crmLoyalty_entries (Id, TenantId, AccountId, Sequence, Kind, Points, BalanceAfter, IdempotencyKey, At, Source, QualifyingPoints, QualifyingSpend, Shortfall) " +
             "VALUES ($id, 'default', $a, $s, 0, $p, $b, $k, $at, 'partner', 0, '0.0', 0)", "$id", "$a", "$s", "$p", "$b", "$k", "$at");
         using var insertLot = SqliteCommands.Create(connection, null,
-            "INSERT INTO crm_loyalty_lots (Id, TenantId, AccountId, Points, Remaining, Expired, Open, EarnedAt, AvailableAt, ExpiresAt) VALUES ($id, 'default', $a, $p, $p, 0, 1, $at, $at, $x)",
+            "INSERT INTO crmLoyalty_lots (Id, TenantId, AccountId, Points, Remaining, Expired, Open, EarnedAt, AvailableAt, ExpiresAt) VALUES ($id, 'default', $a, $p, $p, 0, 1, $at, $at, $x)",
             "$id", "$a", "$p", "$at", "$x");
         using var updateAccount = SqliteCommands.Create(connection, null,
-            "UPDATE crm_loyalty_accounts SET Version = $v + 1, Balance = $b, LifetimePoints = $l, EntryCount = $s, PendingAsOf = $at WHERE Id = $id AND Version = $v",
+            "UPDATE crmLoyalty_accounts SET Version = $v + 1, Balance = $b, LifetimePoints = $l, EntryCount = $s, PendingAsOf = $at WHERE Id = $id AND Version = $v",
             "$v", "$b", "$l", "$s", "$at", "$id");
         for (var i = 0; i < Postings; i++)
         {
@@ -286,7 +281,7 @@ public class SqliteLoyaltyImportBenchmarks
         var accounts = new Dictionary<string, (string Id, long Version, long Balance, long Lifetime, long Count)>();
         using (var read = connection.CreateCommand())
         {
-            read.CommandText = "SELECT CustomerId, Id, Version, Balance, LifetimePoints, EntryCount FROM crm_loyalty_accounts WHERE TenantId = 'default'";
+            read.CommandText = "SELECT CustomerId, Id, Version, Balance, LifetimePoints, EntryCount FROM crmLoyalty_accounts WHERE TenantId = 'default'";
             using var reader = read.ExecuteReader();
             while (reader.Read())
             {
@@ -298,15 +293,15 @@ public class SqliteLoyaltyImportBenchmarks
         for (var start = 0; start < Lines; start += LoyaltyManager.ImportBatchSize)
         {
             using var transaction = connection.BeginTransaction();
-            using var findKey = SqliteCommands.Create(connection, transaction, "SELECT 1 FROM crm_loyalty_entries WHERE TenantId = 'default' AND AccountId = $a AND IdempotencyKey = $k", "$a", "$k");
+            using var findKey = SqliteCommands.Create(connection, transaction, "SELECT 1 FROM crmLoyalty_entries WHERE TenantId = 'default' AND AccountId = $a AND IdempotencyKey = $k", "$a", "$k");
             using var insertEntry = SqliteCommands.Create(connection, transaction,
-                "INSERT INTO crm_loyalty_entries (Id, TenantId, AccountId, Sequence, Kind, Points, BalanceAfter, IdempotencyKey, At, Source, QualifyingPoints, QualifyingSpend, Shortfall) " +
+                "INSERT INTO crmLoyalty_entries (Id, TenantId, AccountId, Sequence, Kind, Points, BalanceAfter, IdempotencyKey, At, Source, QualifyingPoints, QualifyingSpend, Shortfall) " +
                 "VALUES ($id, 'default', $a, $s, 0, $p, $b, $k, $at, 'legacy', 0, '0.0', 0)", "$id", "$a", "$s", "$p", "$b", "$k", "$at");
             using var insertLot = SqliteCommands.Create(connection, transaction,
-                "INSERT INTO crm_loyalty_lots (Id, TenantId, AccountId, Points, Remaining, Expired, Open, EarnedAt, AvailableAt, ExpiresAt) VALUES ($id, 'default', $a, $p, $p, 0, 1, $at, $at, $x)",
+                "INSERT INTO crmLoyalty_lots (Id, TenantId, AccountId, Points, Remaining, Expired, Open, EarnedAt, AvailableAt, ExpiresAt) VALUES ($id, 'default', $a, $p, $p, 0, 1, $at, $at, $x)",
                 "$id", "$a", "$p", "$at", "$x");
             using var updateAccount = SqliteCommands.Create(connection, transaction,
-                "UPDATE crm_loyalty_accounts SET Version = $v + 1, Balance = $b, LifetimePoints = $l, EntryCount = $s WHERE Id = $id AND Version = $v",
+                "UPDATE crmLoyalty_accounts SET Version = $v + 1, Balance = $b, LifetimePoints = $l, EntryCount = $s WHERE Id = $id AND Version = $v",
                 "$v", "$b", "$l", "$s", "$id");
             var touched = new HashSet<string>();
             for (var i = start; i < start + LoyaltyManager.ImportBatchSize; i++)

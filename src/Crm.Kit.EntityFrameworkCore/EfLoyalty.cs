@@ -553,16 +553,7 @@ public sealed class EfLoyaltyStore<TContext> : ILoyaltyStore
             _context.Add(PointLotRow.From(lot));
         }
 
-        foreach (var lot in posting.ChangedLots)
-        {
-            _context.Attach(PointLotRow.From(lot)).State = EntityState.Modified;
-        }
-
-        if (posting.Reward is { } reward)
-        {
-            StoreWrites.AttachUpdate(_context, LoyaltyRewardRow.From(reward.Reward), reward.ExpectedVersion);
-        }
-
+        AttachLotAndRewardChanges(posting);
         try
         {
             await StoreWrites.SaveAsync(_context, nameof(LoyaltyAccount), posting.Account.Id, posting.ExpectedVersion, cancellationToken).ConfigureAwait(false);
@@ -678,20 +669,26 @@ public sealed class EfLoyaltyStore<TContext> : ILoyaltyStore
         }
 
         await RowBulkUpdater.UpdateAsync(_context, [.. postings.Select(p => (LoyaltyAccountRow.From(p.Account), p.Account.Id, p.ExpectedVersion))], nameof(LoyaltyAccount), cancellationToken).ConfigureAwait(false);
-        foreach (var posting in postings.Where(p => p.ChangedLots.Count > 0 || p.Reward is not null))
+        foreach (var posting in postings)
         {
-            foreach (var lot in posting.ChangedLots)
-            {
-                _context.Attach(PointLotRow.From(lot)).State = EntityState.Modified;
-            }
-
-            if (posting.Reward is { } reward)
-            {
-                StoreWrites.AttachUpdate(_context, LoyaltyRewardRow.From(reward.Reward), reward.ExpectedVersion);
-            }
+            AttachLotAndRewardChanges(posting);
         }
 
         await StoreWrites.SaveAsync(_context, nameof(LoyaltyAccount), postings[0].Account.Id, postings[0].ExpectedVersion, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Marks a posting's changed lots, and its reward when its stock changed, as updates for the next save.</summary>
+    private void AttachLotAndRewardChanges(LedgerPosting posting)
+    {
+        foreach (var lot in posting.ChangedLots)
+        {
+            _context.Attach(PointLotRow.From(lot)).State = EntityState.Modified;
+        }
+
+        if (posting.Reward is { } reward)
+        {
+            StoreWrites.AttachUpdate(_context, LoyaltyRewardRow.From(reward.Reward), reward.ExpectedVersion);
+        }
     }
 
     /// <inheritdoc />

@@ -16,7 +16,7 @@ namespace Crm.Kit.Loyalty;
 /// </summary>
 public class LoyaltyManager
 {
-    private const int ExpiryBatch = 1000;
+    private const int PageSize = 1000;
 
     private readonly ILoyaltyStore _store;
     private readonly IOrderStore _orders;
@@ -199,7 +199,7 @@ public class LoyaltyManager
         await _events.PublishAsync([new LoyaltyMemberEnrolled { Account = account, TenantId = TenantId, OccurredAt = now }], cancellationToken).ConfigureAwait(false);
         if (programme.Definition.Bonuses.SignUp > 0)
         {
-            await PostAsync(account.Id, _ => "crm:sign-up", (b, _) =>
+            await PostAsync(programme, account.Id, _ => "crm:sign-up", (b, _) =>
             {
                 b.Credit(Template(LedgerEntryKind.Earn, "crm:sign-up", "bonus:sign-up") with { Points = programme.Definition.Bonuses.SignUp }, b.Now, b.Now, addsToLifetime: true);
                 return ValueTask.CompletedTask;
@@ -290,10 +290,12 @@ public class LoyaltyManager
     /// the same order returns the original entry. Also pays the referral bonuses on a referred member's first
     /// earning order. Returns <see langword="null"/> when the customer is not a member or the order earns nothing.
     /// </summary>
-    public async Task<LedgerEntry?> EarnForOrderAsync(Guid orderId, CancellationToken cancellationToken = default)
+    public async Task<LedgerEntry?> EarnForOrderAsync(Guid orderId, CancellationToken cancellationToken = default) =>
+        await EarnForOrderAsync(await RequireOrderAsync(orderId, cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
+
+    /// <summary><see cref="EarnForOrderAsync(Guid, CancellationToken)"/> for an order already read (the order handler's).</summary>
+    internal async Task<LedgerEntry?> EarnForOrderAsync(Order order, CancellationToken cancellationToken)
     {
-        var order = await _orders.FindByIdAsync(TenantId, orderId, cancellationToken).ConfigureAwait(false)
-            ?? throw new EntityNotFoundException(nameof(Order), orderId);
         var programme = await _store.FindProgrammeAsync(TenantId, cancellationToken).ConfigureAwait(false);
         var account = await _store.FindAccountByCustomerAsync(TenantId, order.CustomerId, cancellationToken).ConfigureAwait(false);
         if (programme is null || account is not { Status: LoyaltyAccountStatus.Active })
@@ -315,7 +317,7 @@ public class LoyaltyManager
         var (promotionMultiplier, promotionBonus) = await PromotionsForAsync(programme, order, cancellationToken).ConfigureAwait(false);
         var key = $"crm:order:{order.Id:N}";
 
-        var outcome = await PostAsync(account.Id, _ => key, async (b, ct) =>
+        var outcome = await PostAsync(programme, account.Id, _ => key, async (b, ct) =>
         {
             var tierMultiplier = LoyaltyValidation.TierIndex(programme.Definition.Tiers, b.Account.Tier) is var i and >= 0
                 ? programme.Definition.Tiers!.Levels[i].EarnMultiplier
@@ -349,10 +351,12 @@ public class LoyaltyManager
     /// calling it again changes nothing. Points already spent cannot be taken back: the balance never goes below
     /// zero and the entry's <see cref="LedgerEntry.Shortfall"/> records what was not recovered.
     /// </summary>
-    public async Task<LedgerEntry?> ReverseForRefundsAsync(Guid orderId, CancellationToken cancellationToken = default)
+    public async Task<LedgerEntry?> ReverseForRefundsAsync(Guid orderId, CancellationToken cancellationToken = default) =>
+        await ReverseForRefundsAsync(await RequireOrderAsync(orderId, cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
+
+    /// <summary><see cref="ReverseForRefundsAsync(Guid, CancellationToken)"/> for an order already read (the refund handler's).</summary>
+    internal async Task<LedgerEntry?> ReverseForRefundsAsync(Order order, CancellationToken cancellationToken)
     {
-        var order = await _orders.FindByIdAsync(TenantId, orderId, cancellationToken).ConfigureAwait(false)
-            ?? throw new EntityNotFoundException(nameof(Order), orderId);
         var account = await _store.FindAccountByCustomerAsync(TenantId, order.CustomerId, cancellationToken).ConfigureAwait(false);
         if (account is null || order.Refunds.Count == 0)
         {
@@ -365,9 +369,10 @@ public class LoyaltyManager
             return null;
         }
 
+        var programme = await RequireProgrammeAsync(cancellationToken).ConfigureAwait(false);
         var share = EarnCalculator.RefundedShare(earned.Basis, order);
         var key = $"crm:refund:{order.Id:N}:{order.Refunds.Count}";
-        return await PostAsync(account.Id, _ => key, async (b, ct) =>
+        return await PostAsync(programme, account.Id, _ => key, async (b, ct) =>
         {
             var reversals = await _store.ListReversalsAsync(TenantId, account.Id, earned.Id, ct).ConfigureAwait(false);
             var pointsTarget = EarnCalculator.ReversalTarget(earned.Points, share);
@@ -407,7 +412,7 @@ public class LoyaltyManager
         var account = await RequireActiveAccountAsync(customerId, cancellationToken).ConfigureAwait(false);
         var source = "bonus:" + bonus.ToString().ToLowerInvariant();
         var key = $"crm:{source}:{idempotencyKey}";
-        return await PostAsync(account.Id, _ => key, (b, _) =>
+        return await PostAsync(programme, account.Id, _ => key, (b, _) =>
         {
             b.Credit(Template(LedgerEntryKind.Earn, key, source) with { Points = points }, b.Now, b.Now, addsToLifetime: true);
             return ValueTask.CompletedTask;
@@ -427,8 +432,9 @@ public class LoyaltyManager
         errors.MaxLength(nameof(source), source, 100);
         errors.MaxLength(nameof(reason), reason, 500);
         errors.ThrowIfAny();
+        var programme = await RequireProgrammeAsync(cancellationToken).ConfigureAwait(false);
         var account = await RequireActiveAccountAsync(customerId, cancellationToken).ConfigureAwait(false);
-        return (await PostAsync(account.Id, _ => idempotencyKey, (b, _) =>
+        return (await PostAsync(programme, account.Id, _ => idempotencyKey, (b, _) =>
         {
             RequireActive(b.Account);
             b.Credit(Template(LedgerEntryKind.Earn, idempotencyKey, source) with { Points = points, Reason = reason }, b.Now, b.Now, addsToLifetime: true);
@@ -575,8 +581,9 @@ public class LoyaltyManager
         LoyaltyValidation.Key(errors, idempotencyKey);
         errors.MaxLength(nameof(reason), reason, 500);
         errors.ThrowIfAny();
+        var programme = await RequireProgrammeAsync(cancellationToken).ConfigureAwait(false);
         var account = await RequireActiveAccountAsync(customerId, cancellationToken).ConfigureAwait(false);
-        return (await PostAsync(account.Id, _ => idempotencyKey, async (b, ct) =>
+        return (await PostAsync(programme, account.Id, _ => idempotencyKey, async (b, ct) =>
         {
             RequireActive(b.Account);
             var draws = await TakeAvailableAsync(b, points, ct).ConfigureAwait(false);
@@ -597,7 +604,7 @@ public class LoyaltyManager
         errors.ThrowIfAny();
         var programme = await RequireProgrammeAsync(cancellationToken).ConfigureAwait(false);
         var account = await RequireActiveAccountAsync(customerId, cancellationToken).ConfigureAwait(false);
-        return (await PostAsync(account.Id, _ => idempotencyKey, async (b, ct) =>
+        return (await PostAsync(programme, account.Id, _ => idempotencyKey, async (b, ct) =>
         {
             RequireActive(b.Account);
             var reward = await _store.FindRewardAsync(TenantId, rewardId, ct).ConfigureAwait(false);
@@ -639,6 +646,7 @@ public class LoyaltyManager
         errors.MaxLength(nameof(reason), reason, 500);
         errors.MaxLength(nameof(actor), actor, 200);
         errors.ThrowIfAny();
+        var programme = await RequireProgrammeAsync(cancellationToken).ConfigureAwait(false);
         var original = await _store.FindEntryAsync(TenantId, entryId, cancellationToken).ConfigureAwait(false)
             ?? throw new EntityNotFoundException(nameof(LedgerEntry), entryId);
         if (original.Kind is LedgerEntryKind.Expire or LedgerEntryKind.Reverse)
@@ -646,7 +654,7 @@ public class LoyaltyManager
             throw new CrmValidationException(nameof(entryId), "reversible-kind", $"{original.Kind} entries cannot be reversed");
         }
 
-        return (await PostAsync(original.AccountId, _ => idempotencyKey, async (b, ct) =>
+        return (await PostAsync(programme, original.AccountId, _ => idempotencyKey, async (b, ct) =>
         {
             var reversals = await _store.ListReversalsAsync(TenantId, original.AccountId, original.Id, ct).ConfigureAwait(false);
             if (original.Points < 0)
@@ -685,8 +693,9 @@ public class LoyaltyManager
         errors.Required(nameof(actor), actor);
         errors.MaxLength(nameof(actor), actor, 200);
         errors.ThrowIfAny();
+        var programme = await RequireProgrammeAsync(cancellationToken).ConfigureAwait(false);
         var account = await RequireAccountAsync(customerId, cancellationToken).ConfigureAwait(false);
-        return (await PostAsync(account.Id, _ => idempotencyKey, async (b, ct) =>
+        return (await PostAsync(programme, account.Id, _ => idempotencyKey, async (b, ct) =>
         {
             var template = Template(LedgerEntryKind.Adjust, idempotencyKey, "adjustment") with { Reason = reason.Trim(), Actor = actor.Trim() };
             if (points > 0)
@@ -707,30 +716,30 @@ public class LoyaltyManager
     /// </summary>
     public async Task<ExpiryRun> ExpirePointsAsync(DateTimeOffset? asOf = null, CancellationToken cancellationToken = default)
     {
+        var programme = await RequireProgrammeAsync(cancellationToken).ConfigureAwait(false);
         var cutoff = asOf ?? _time.GetUtcNow();
         int accounts = 0;
         long points = 0;
         Guid? after = null;
         while (true)
         {
-            var ids = await _store.ListAccountsWithExpiredLotsAsync(TenantId, cutoff, after, ExpiryBatch, cancellationToken).ConfigureAwait(false);
+            var ids = await _store.ListAccountsWithExpiredLotsAsync(TenantId, cutoff, after, PageSize, cancellationToken).ConfigureAwait(false);
             foreach (var accountId in ids)
             {
                 var expiredHere = 0L;
                 while (true)
                 {
-                    var entry = await PostAsync(accountId, a => $"crm:expire:{a.EntryCount + 1}", async (b, ct) =>
+                    // Keyed by the entry's own sequence number: unique by construction, never a repeat.
+                    var entry = await PostAsync(programme, accountId, a => $"crm:expire:{a.EntryCount + 1}", async (b, ct) =>
                     {
-                        var lots = await _store.ListExpiringLotsAsync(TenantId, accountId, ExpiryBatch, ct).ConfigureAwait(false);
-                        b.Expire([.. lots.Where(l => l.ExpiresAt <= cutoff)], $"crm:expire:{b.Account.EntryCount + 1}");
+                        var lots = await _store.ListExpiringLotsAsync(TenantId, accountId, PageSize, ct).ConfigureAwait(false);
+                        b.Expire([.. lots.Where(l => l.ExpiresAt <= cutoff)], b.IdempotencyKey);
                     }, cancellationToken).ConfigureAwait(false);
-                    if (entry is null || entry.Draws.Count < ExpiryBatch)
+                    expiredHere -= entry?.Points ?? 0;
+                    if (entry is null || entry.Draws.Count < PageSize)
                     {
-                        expiredHere -= entry?.Points ?? 0;
                         break;
                     }
-
-                    expiredHere -= entry.Points;
                 }
 
                 if (expiredHere > 0)
@@ -740,7 +749,7 @@ public class LoyaltyManager
                 }
             }
 
-            if (ids.Count < ExpiryBatch)
+            if (ids.Count < PageSize)
             {
                 return new ExpiryRun(accounts, points);
             }
@@ -777,7 +786,7 @@ public class LoyaltyManager
         Guid? after = null;
         while (true)
         {
-            var page = await _store.ListAccountsAsync(TenantId, after, ExpiryBatch, cancellationToken).ConfigureAwait(false);
+            var page = await _store.ListAccountsAsync(TenantId, after, PageSize, cancellationToken).ConfigureAwait(false);
             foreach (var candidate in page)
             {
                 evaluated++;
@@ -814,7 +823,7 @@ public class LoyaltyManager
                 await _changes.NotifyAsync(TenantId, [updated.CustomerId], cancellationToken).ConfigureAwait(false);
             }
 
-            if (page.Count < ExpiryBatch)
+            if (page.Count < PageSize)
             {
                 return new TierEvaluation(evaluated, upgraded, downgraded, scheduled);
             }
@@ -883,9 +892,8 @@ public class LoyaltyManager
     /// <paramref name="build"/> work out the entries and writes them in the same transaction. Returns the first
     /// entry of the posting (or the original one for a repeat), or <see langword="null"/> when nothing was posted.
     /// </summary>
-    private async Task<LedgerEntry?> PostAsync(Guid accountId, Func<LoyaltyAccount, string> keyOf, Func<PostingBuilder, CancellationToken, ValueTask> build, CancellationToken cancellationToken)
+    private async Task<LedgerEntry?> PostAsync(LoyaltyProgramme programme, Guid accountId, Func<LoyaltyAccount, string> keyOf, Func<PostingBuilder, CancellationToken, ValueTask> build, CancellationToken cancellationToken)
     {
-        var programme = await RequireProgrammeAsync(cancellationToken).ConfigureAwait(false);
         var outcome = await ConcurrencyRetry.RunAsync(_options.ConcurrencyRetryLimit, _instrumentation, async () =>
         {
             var transaction = await _unitOfWork.BeginAsync(cancellationToken).ConfigureAwait(false);
@@ -898,7 +906,7 @@ public class LoyaltyManager
                 return (Entry: (LedgerEntry?)repeat, Builders: (List<PostingBuilder>?)null);
             }
 
-            var builder = new PostingBuilder(_store, account, programme, _time.GetUtcNow());
+            var builder = new PostingBuilder(_store, account, programme, _time.GetUtcNow()) { IdempotencyKey = key };
             await build(builder, cancellationToken).ConfigureAwait(false);
             if (builder.Entries.Count == 0)
             {
@@ -938,11 +946,11 @@ public class LoyaltyManager
         foreach (var b in builders)
         {
             _instrumentation.PointsPosted.Add(b.Entries.Count);
+            CrmKitLog.PointsPosted(_logger, b.Entries.Count, b.Account.CustomerId);
             events.AddRange(b.Entries.Select(e => new PointsPosted { CustomerId = b.Account.CustomerId, Entry = e, TenantId = TenantId, OccurredAt = b.Now }));
             events.AddRange(b.TierChanges.Select(c => new TierChanged { CustomerId = b.Account.CustomerId, Change = c, TenantId = TenantId, OccurredAt = b.Now }));
         }
 
-        CrmKitLog.PointsPosted(_logger, builders[0].Entries.Count, builders[0].Account.CustomerId);
         await _events.PublishAsync(events, cancellationToken).ConfigureAwait(false);
         await _changes.NotifyAsync(TenantId, [.. builders.Select(b => b.Account.CustomerId).Distinct()], cancellationToken).ConfigureAwait(false);
     }
@@ -1225,6 +1233,10 @@ public class LoyaltyManager
         Tiers = definition.Tiers is { } tiers ? tiers with { Levels = [.. tiers.Levels.Select(l => l with { Name = l.Name.Trim() })] } : null,
         Promotions = [.. definition.Promotions.Select(p => p with { Code = p.Code.Trim(), Name = p.Name.Trim() })],
     };
+
+    private async ValueTask<Order> RequireOrderAsync(Guid orderId, CancellationToken cancellationToken) =>
+        await _orders.FindByIdAsync(TenantId, orderId, cancellationToken).ConfigureAwait(false)
+            ?? throw new EntityNotFoundException(nameof(Order), orderId);
 
     private async ValueTask<LoyaltyProgramme> RequireProgrammeAsync(CancellationToken cancellationToken) =>
         await _store.FindProgrammeAsync(TenantId, cancellationToken).ConfigureAwait(false)

@@ -14,6 +14,7 @@ internal sealed class PostingBuilder
     private readonly Dictionary<Guid, PointLot> _changed = [];
     private readonly List<PointLot> _newLots = [];
     private readonly List<LedgerEntry> _entries = [];
+    private IReadOnlyList<PointLot>? _storedPending;
 
     public PostingBuilder(ILoyaltyStore store, LoyaltyAccount account, LoyaltyProgramme programme, DateTimeOffset now)
     {
@@ -30,6 +31,9 @@ internal sealed class PostingBuilder
     public LoyaltyAccount Account { get; set; }
 
     public LoyaltyProgramme Programme { get; }
+
+    /// <summary>The key the posting is made under (what the manager checked for a repeat).</summary>
+    public string IdempotencyKey { get; init; } = string.Empty;
 
     public DateTimeOffset Now { get; }
 
@@ -154,7 +158,9 @@ internal sealed class PostingBuilder
         var lots = new Dictionary<Guid, PointLot>();
         if (Original.NextActivationAt is not null)
         {
-            foreach (var stored in await _store.ListPendingLotsAsync(TenantId, Account.Id, Now, cancellationToken).ConfigureAwait(false))
+            // Read once per posting: a redemption asks before taking, and the posting asks again when it is built.
+            _storedPending ??= await _store.ListPendingLotsAsync(TenantId, Account.Id, Now, cancellationToken).ConfigureAwait(false);
+            foreach (var stored in _storedPending)
             {
                 lots[stored.Id] = _changed.GetValueOrDefault(stored.Id, stored);
             }
