@@ -101,6 +101,7 @@ public static class CrmKitModelBuilderExtensions
         });
 
         LoyaltyModel.Apply(modelBuilder, tablePrefix);
+        ServiceModel.Apply(modelBuilder, tablePrefix);
 
         modelBuilder.Entity<OrderRow>(b =>
         {

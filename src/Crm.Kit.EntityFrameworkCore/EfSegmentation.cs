@@ -365,6 +365,14 @@ public sealed class EfSegmentStore<TContext> : ISegmentStore
         (await Rows(tenantId).FirstOrDefaultAsync(r => r.Name == name, cancellationToken).ConfigureAwait(false))?.ToSegment(_registry);
 
     /// <inheritdoc />
+    public async ValueTask<IReadOnlyList<Segment>> FindManyAsync(string tenantId, IReadOnlyCollection<Guid> ids, CancellationToken cancellationToken)
+    {
+        var wanted = ids.ToList();
+        var rows = await Rows(tenantId).Where(r => wanted.Contains(r.Id)).ToListAsync(cancellationToken).ConfigureAwait(false);
+        return rows.ConvertAll(r => r.ToSegment(_registry));
+    }
+
+    /// <inheritdoc />
     public async ValueTask<IReadOnlyList<Segment>> ListAsync(string tenantId, Guid? afterId, int limit, CancellationToken cancellationToken)
     {
         var query = Rows(tenantId);

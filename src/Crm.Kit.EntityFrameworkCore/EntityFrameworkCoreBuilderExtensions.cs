@@ -1,9 +1,11 @@
 using Crm.Kit;
 using Crm.Kit.EntityFrameworkCore;
+using Crm.Kit.Feedback;
 using Crm.Kit.Insights;
 using Crm.Kit.Loyalty;
 using Crm.Kit.Orders;
 using Crm.Kit.Segmentation;
+using Crm.Kit.Service;
 using System.Linq.Expressions;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -33,7 +35,9 @@ public static class EntityFrameworkCoreBuilderExtensions
         services.Replace(ServiceDescriptor.Scoped<IPurchaseHistoryStore>(sp => new EfPurchaseHistoryStore<TContext>(Context<TContext>(sp))));
         services.Replace(ServiceDescriptor.Scoped<ICustomerInsightStore>(sp => new EfCustomerInsightStore<TContext>(Context<TContext>(sp))));
         services.Replace(ServiceDescriptor.Scoped<ILoyaltyStore>(sp => new EfLoyaltyStore<TContext>(Context<TContext>(sp))));
-        foreach (var binding in InsightRowFields.Bindings().Concat(LoyaltyRowFields.Bindings()))
+        services.Replace(ServiceDescriptor.Scoped<IServiceCaseStore>(sp => new EfServiceCaseStore<TContext>(Context<TContext>(sp))));
+        services.Replace(ServiceDescriptor.Scoped<IFeedbackStore>(sp => new EfFeedbackStore<TContext>(Context<TContext>(sp))));
+        foreach (var binding in InsightRowFields.Bindings().Concat(LoyaltyRowFields.Bindings()).Concat(FeedbackRowFields.Bindings()))
         {
             if (!services.Any(d => d.ServiceType == typeof(IEfSegmentFieldBinding) && d.ImplementationInstance is IEfSegmentFieldBinding b && b.FieldName == binding.FieldName))
             {

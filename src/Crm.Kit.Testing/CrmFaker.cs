@@ -137,6 +137,18 @@ public sealed class CrmFaker
         DueAt = dueAt,
     };
 
+    /// <summary>A service case of the given kind and priority for a customer, as a support agent would open it.</summary>
+    public Service.CaseDraft Case(Guid customerId, string kind = Service.CaseKinds.Complaint, Service.CasePriority priority = Service.CasePriority.Normal) => new()
+    {
+        CustomerId = customerId,
+        Kind = kind,
+        Subject = _faker.PickRandom("Order arrived damaged", "Refund not received", "Cannot log in", "Wrong size delivered", "Question about my invoice", "Change delivery address"),
+        Description = _faker.Lorem.Paragraph(),
+        Channel = _faker.PickRandom<Service.CaseChannel>(),
+        Priority = priority,
+        OpenedBy = "agent-" + _faker.Random.Int(1, 9),
+    };
+
     /// <summary>A random integer in [<paramref name="min"/>, <paramref name="max"/>].</summary>
     public int Number(int min, int max) => _faker.Random.Int(min, max);
 

@@ -78,6 +78,15 @@ public sealed class CrmTestHost : IAsyncDisposable
     /// <summary>The loyalty manager (the host must register the module with <c>AddLoyalty()</c>).</summary>
     public Loyalty.LoyaltyManager Loyalty => Services.GetRequiredService<Loyalty.LoyaltyManager>();
 
+    /// <summary>The case manager (the host must register the module with <c>AddServiceCases()</c>).</summary>
+    public Service.CaseManager Cases => Services.GetRequiredService<Service.CaseManager>();
+
+    /// <summary>The feedback manager (the host must register the module with <c>AddFeedback()</c>).</summary>
+    public Feedback.FeedbackManager Feedback => Services.GetRequiredService<Feedback.FeedbackManager>();
+
+    /// <summary>The customer 360 view.</summary>
+    public Customer360Service Customer360 => Services.GetRequiredService<Customer360Service>();
+
     /// <summary>A new scope, for work that must not share scoped state (such as a DbContext) with other work.</summary>
     public AsyncServiceScope CreateScopeAsync() => _provider.CreateAsyncScope();
 

@@ -1,6 +1,7 @@
 using Crm.Kit;
 using Crm.Kit.Customers;
 using Crm.Kit.Duplicates;
+using Crm.Kit.Feedback;
 using Crm.Kit.InMemory;
 using Crm.Kit.Insights;
 using Crm.Kit.Interactions;
@@ -8,6 +9,7 @@ using Crm.Kit.Loyalty;
 using Crm.Kit.Orders;
 using Crm.Kit.Privacy;
 using Crm.Kit.Segmentation;
+using Crm.Kit.Service;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
@@ -50,6 +52,10 @@ public sealed class CrmKitBuilder
         Services.RemoveAll<InMemoryLoyaltyStore>();
         Services.AddSingleton<InMemoryLoyaltyStore>();
         Services.Replace(ServiceDescriptor.Singleton<ILoyaltyStore>(sp => sp.GetRequiredService<InMemoryLoyaltyStore>()));
+        Services.Replace(ServiceDescriptor.Singleton<IServiceCaseStore, InMemoryServiceCaseStore>());
+        Services.RemoveAll<InMemoryFeedbackStore>();
+        Services.AddSingleton<InMemoryFeedbackStore>();
+        Services.Replace(ServiceDescriptor.Singleton<IFeedbackStore>(sp => sp.GetRequiredService<InMemoryFeedbackStore>()));
         return this;
     }
 
@@ -71,7 +77,45 @@ public sealed class CrmKitBuilder
         Services.TryAddScoped<LoyaltyManager>();
         Services.TryAddEnumerable(ServiceDescriptor.Scoped<ICrmEventHandler<OrderRecorded>, LoyaltyOrderHandler>());
         Services.TryAddEnumerable(ServiceDescriptor.Scoped<ICrmEventHandler<OrderRefunded>, LoyaltyOrderHandler>());
+        Services.TryAddEnumerable(ServiceDescriptor.Scoped<ICustomer360Contributor, LoyaltyContributor>());
         return AddSegmentFields<LoyaltyFields>();
+    }
+
+    /// <summary>
+    /// Adds service cases: <see cref="CaseManager"/> with SLA policies and breach detection, first responses
+    /// detected from interactions linked to a case, links to cases checked when interactions are recorded, open
+    /// cases in the customer 360 view, and cases in customer export, merge and erasure.
+    /// </summary>
+    /// <param name="configure">Adds case kinds beyond complaint, request and question.</param>
+    public CrmKitBuilder AddServiceCases(Action<ServiceOptions>? configure = null)
+    {
+        var options = Services.AddOptions<ServiceOptions>();
+        if (configure is not null)
+        {
+            options.Configure(configure);
+        }
+
+        options.ValidateOnStart();
+        Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ServiceOptions>, ServiceOptionsValidator>());
+        Services.TryAddScoped<CaseManager>();
+        Services.TryAddEnumerable(ServiceDescriptor.Scoped<ICrmEventHandler<InteractionRecorded>, CaseInteractionHandler>());
+        Services.TryAddEnumerable(ServiceDescriptor.Scoped<IInteractionLinkValidator, CaseLinkValidator>());
+        Services.TryAddEnumerable(ServiceDescriptor.Scoped<ICustomer360Contributor, CasesContributor>());
+        Services.TryAddEnumerable(ServiceDescriptor.Scoped<ICustomerDataParticipant, CaseDataParticipant>());
+        return this;
+    }
+
+    /// <summary>
+    /// Adds feedback: <see cref="FeedbackManager"/> with NPS, CSAT and CES surveys, follow-up tasks for negative
+    /// answers, the latest answers in the customer 360 view, answers in customer export, merge and erasure, and
+    /// the <c>feedback.*</c> segment fields.
+    /// </summary>
+    public CrmKitBuilder AddFeedback()
+    {
+        Services.TryAddScoped<FeedbackManager>();
+        Services.TryAddEnumerable(ServiceDescriptor.Scoped<ICustomer360Contributor, FeedbackContributor>());
+        Services.TryAddEnumerable(ServiceDescriptor.Scoped<ICustomerDataParticipant, FeedbackDataParticipant>());
+        return AddSegmentFields<FeedbackFields>();
     }
 
     /// <summary>Registers a module's segment fields, so that rules can use them.</summary>
@@ -120,6 +164,9 @@ public static class CrmKitServiceCollectionExtensions
         services.TryAddScoped<DuplicateFinder>();
         services.TryAddScoped<CustomerMerger>();
         services.TryAddScoped<CustomerPrivacy>();
+        services.AddOptions<Customer360Options>().ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<Customer360Options>, Customer360OptionsValidator>());
+        services.TryAddScoped<Customer360Service>();
 
         services.AddOptions<SegmentationOptions>().ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SegmentationOptions>, SegmentationOptionsValidator>());

@@ -18,7 +18,8 @@ public sealed record MergePlan(Customer Survivor, Customer Duplicate, Customer R
 /// <summary>
 /// Merges a duplicate customer into a survivor: contact points, tags, attributes and consent are combined
 /// (the latest consent statement wins; the survivor's attribute wins a key both have; missing names, owner and
-/// company are taken from the duplicate), orders and interactions move to the survivor, metrics are recomputed,
+/// company are taken from the duplicate), orders, interactions and the records of registered modules (cases,
+/// survey answers) move to the survivor, metrics are recomputed,
 /// and the duplicate's id and external reference resolve to the survivor afterwards.
 /// </summary>
 public class CustomerMerger
@@ -32,6 +33,7 @@ public class CustomerMerger
     private readonly TimeProvider _time;
     private readonly ICrmEventPublisher _events;
     private readonly CustomerMetricsCalculator _metrics;
+    private readonly Privacy.ICustomerDataParticipant[] _participants;
 
     /// <summary>Creates the merger; resolve it from DI.</summary>
     public CustomerMerger(
@@ -44,8 +46,10 @@ public class CustomerMerger
         TimeProvider time,
         ICrmEventPublisher events,
         ICurrencyConverter currencyConverter,
-        IOptions<CrmKitOptions> options)
+        IOptions<CrmKitOptions> options,
+        IEnumerable<Privacy.ICustomerDataParticipant> participants)
     {
+        _participants = [.. participants];
         _customers = customers;
         _orders = orders;
         _interactions = interactions;
@@ -121,6 +125,11 @@ public class CustomerMerger
 
             await _orders.ReassignCustomerAsync(tenantId, duplicateId, survivorId, cancellationToken).ConfigureAwait(false);
             await _interactions.ReassignCustomerAsync(tenantId, duplicateId, survivorId, cancellationToken).ConfigureAwait(false);
+            foreach (var participant in _participants)
+            {
+                await participant.ReassignAsync(tenantId, duplicateId, survivorId, cancellationToken).ConfigureAwait(false);
+            }
+
             var metrics = await _metrics.ComputeAsync(_orders.StreamByCustomerAsync(tenantId, survivorId, cancellationToken), cancellationToken).ConfigureAwait(false);
             survivor = Combine(currentSurvivor, currentDuplicate) with { Metrics = metrics, Version = currentSurvivor.Version + 1, UpdatedAt = now };
             if (metrics.OrderCount > 0 && survivor.LifecycleStage < LifecycleStage.Customer)

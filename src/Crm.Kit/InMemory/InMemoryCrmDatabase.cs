@@ -31,6 +31,13 @@ public sealed class InMemoryCrmDatabase : IDisposable
 
     internal ConcurrentDictionary<string, LoyaltyTenant> Loyalty { get; } = new(StringComparer.Ordinal);
 
+    internal ConcurrentDictionary<string, TenantRows<Service.ServiceCase, CaseIndex>> Cases { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Each tenant's SLA policies: a small list replaced whole on every change.</summary>
+    internal ConcurrentDictionary<string, IReadOnlyList<Service.SlaPolicy>> SlaPolicies { get; } = new(StringComparer.Ordinal);
+
+    internal ConcurrentDictionary<string, FeedbackTenant> Feedback { get; } = new(StringComparer.Ordinal);
+
     /// <inheritdoc />
     public void Dispose() => _writeGate.Dispose();
 

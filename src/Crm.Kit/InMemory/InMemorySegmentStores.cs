@@ -85,6 +85,10 @@ public sealed class InMemorySegmentStore : ISegmentStore
         new(Read(Tenant(tenantId), t => t.Segments.GetValueOrDefault(id), null));
 
     /// <inheritdoc />
+    public ValueTask<IReadOnlyList<Segment>> FindManyAsync(string tenantId, IReadOnlyCollection<Guid> ids, CancellationToken cancellationToken) =>
+        new(Read<IReadOnlyList<Segment>>(Tenant(tenantId), t => [.. ids.Select(id => t.Segments.GetValueOrDefault(id)).OfType<Segment>()], []));
+
+    /// <inheritdoc />
     public ValueTask<Segment?> FindByNameAsync(string tenantId, string name, CancellationToken cancellationToken) =>
         new(Read(Tenant(tenantId), t => t.Names.TryGetValue(name, out var id) ? t.Segments[id] : null, null));
 

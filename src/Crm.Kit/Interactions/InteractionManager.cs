@@ -17,6 +17,16 @@ public sealed record TaskCompleted : CrmEvent
     public required Interaction Task { get; init; }
 }
 
+/// <summary>
+/// Checks what an interaction links to (a service case, a deal) when the module that owns it is registered, so
+/// that a link to a missing record, or to another customer's, is refused before anything is stored.
+/// </summary>
+public interface IInteractionLinkValidator
+{
+    /// <summary>The broken rule, or <see langword="null"/> when the draft's links are fine for <paramref name="customerId"/>.</summary>
+    ValueTask<ValidationError?> ValidateAsync(Guid customerId, InteractionDraft draft, CancellationToken cancellationToken);
+}
+
 /// <summary>Records interactions and tasks, and reads a customer's timeline.</summary>
 public class InteractionManager
 {
@@ -30,6 +40,7 @@ public class InteractionManager
     private readonly ICrmEventPublisher _events;
     private readonly CrmKitOptions _options;
     private readonly CrmKitInstrumentation _instrumentation;
+    private readonly IInteractionLinkValidator[] _linkValidators;
 
     /// <summary>Creates the manager; resolve it from DI rather than constructing it.</summary>
     public InteractionManager(
@@ -39,8 +50,10 @@ public class InteractionManager
         TimeProvider time,
         ICrmEventPublisher events,
         IOptions<CrmKitOptions> options,
-        CrmKitInstrumentation instrumentation)
+        CrmKitInstrumentation instrumentation,
+        IEnumerable<IInteractionLinkValidator> linkValidators)
     {
+        _linkValidators = [.. linkValidators];
         _store = store;
         _customers = customers;
         _tenant = tenant;
@@ -59,6 +72,7 @@ public class InteractionManager
         Validate(draft);
         var customer = await _customers.FindByIdAsync(draft.CustomerId, cancellationToken).ConfigureAwait(false)
             ?? throw new CrmValidationException(nameof(draft.CustomerId), "customer-exists", $"{draft.CustomerId} is not a customer in this tenant");
+        await ValidateLinksAsync(customer.Id, draft, cancellationToken).ConfigureAwait(false);
         var now = _time.GetUtcNow();
         var interaction = Apply(new Interaction { Id = Guid.CreateVersion7(now), TenantId = TenantId, Version = 1, CreatedAt = now }, draft, now) with { CustomerId = customer.Id };
         await _store.CreateAsync(interaction, cancellationToken).ConfigureAwait(false);
@@ -77,6 +91,7 @@ public class InteractionManager
             throw new ConcurrencyConflictException(nameof(Interaction), id, expectedVersion);
         }
 
+        await ValidateLinksAsync(current.CustomerId, draft, cancellationToken).ConfigureAwait(false);
         var updated = Apply(current, draft, current.OccurredAt) with { CustomerId = current.CustomerId, Version = expectedVersion + 1 };
         await _store.UpdateAsync(updated, expectedVersion, cancellationToken).ConfigureAwait(false);
         return updated;
@@ -139,6 +154,23 @@ public class InteractionManager
 
         ContinuationTokens.CheckPageSize(limit, _options);
         return _store.ListOverdueTasksAsync(TenantId, ownerId.Trim(), _time.GetUtcNow(), limit, cancellationToken);
+    }
+
+    private async ValueTask ValidateLinksAsync(Guid customerId, InteractionDraft draft, CancellationToken cancellationToken)
+    {
+        var errors = new List<ValidationError>();
+        foreach (var validator in _linkValidators)
+        {
+            if (await validator.ValidateAsync(customerId, draft, cancellationToken).ConfigureAwait(false) is { } error)
+            {
+                errors.Add(error);
+            }
+        }
+
+        if (errors.Count > 0)
+        {
+            throw new CrmValidationException(errors);
+        }
     }
 
     private async ValueTask<Interaction> GetAsync(Guid id, CancellationToken cancellationToken) =>

@@ -12,7 +12,11 @@ namespace Crm.Kit.Privacy;
 /// <param name="Orders">Every order.</param>
 /// <param name="Interactions">Every interaction.</param>
 /// <param name="ExportedAt">When the export was made.</param>
-public sealed record CustomerDataExport(Customer Customer, IReadOnlyList<Customer> MergedRecords, IReadOnlyList<Order> Orders, IReadOnlyList<Interaction> Interactions, DateTimeOffset ExportedAt);
+public sealed record CustomerDataExport(Customer Customer, IReadOnlyList<Customer> MergedRecords, IReadOnlyList<Order> Orders, IReadOnlyList<Interaction> Interactions, DateTimeOffset ExportedAt)
+{
+    /// <summary>What each registered module holds (service cases, survey answers), by section name.</summary>
+    public IReadOnlyDictionary<string, object> Modules { get; init; } = new Dictionary<string, object>();
+}
 
 /// <summary>
 /// Data-subject rights: export everything held about a customer, and erase their personal data while keeping
@@ -34,10 +38,12 @@ public class CustomerPrivacy
     private readonly ICrmTenantContext _tenant;
     private readonly TimeProvider _time;
     private readonly ICrmEventPublisher _events;
+    private readonly ICustomerDataParticipant[] _participants;
 
     /// <summary>Creates the service; resolve it from DI.</summary>
-    public CustomerPrivacy(ICustomerStore customers, IOrderStore orders, IInteractionStore interactions, CustomerManager customerManager, ICrmUnitOfWork unitOfWork, ICrmTenantContext tenant, TimeProvider time, ICrmEventPublisher events)
+    public CustomerPrivacy(ICustomerStore customers, IOrderStore orders, IInteractionStore interactions, CustomerManager customerManager, ICrmUnitOfWork unitOfWork, ICrmTenantContext tenant, TimeProvider time, ICrmEventPublisher events, IEnumerable<ICustomerDataParticipant> participants)
     {
+        _participants = [.. participants];
         _customers = customers;
         _orders = orders;
         _interactions = interactions;
@@ -56,7 +62,13 @@ public class CustomerPrivacy
         var merged = await MergedChainAsync(customer.Id, cancellationToken).ConfigureAwait(false);
         var orders = await ToListAsync(_orders.StreamByCustomerAsync(tenantId, customer.Id, cancellationToken), cancellationToken).ConfigureAwait(false);
         var interactions = await ToListAsync(_interactions.StreamByCustomerAsync(tenantId, customer.Id, cancellationToken), cancellationToken).ConfigureAwait(false);
-        return new CustomerDataExport(customer, merged, orders, interactions, _time.GetUtcNow());
+        var modules = new Dictionary<string, object>(StringComparer.Ordinal);
+        foreach (var participant in _participants)
+        {
+            modules[participant.Name] = await participant.ExportAsync(tenantId, customer.Id, cancellationToken).ConfigureAwait(false);
+        }
+
+        return new CustomerDataExport(customer, merged, orders, interactions, _time.GetUtcNow()) { Modules = modules };
     }
 
     /// <summary>The export as indented JSON (camelCase names, enums as strings), ready to hand to the customer.</summary>
@@ -65,8 +77,8 @@ public class CustomerPrivacy
 
     /// <summary>
     /// Erases a customer's personal data: names, contact points, addresses, external reference and custom
-    /// attributes of the customer and of every record merged into it, and the subject and body of every
-    /// interaction. Orders, metrics, tags, lifecycle and consent history stay. Afterwards the old email,
+    /// attributes of the customer and of every record merged into it, the subject and body of every
+    /// interaction, and the free text registered modules hold (case descriptions, survey comments). Orders, metrics, tags, lifecycle and consent history stay. Afterwards the old email,
     /// phone and external reference find nothing.
     /// </summary>
     public async Task<Customer> EraseAsync(Guid customerId, CancellationToken cancellationToken = default)
@@ -86,6 +98,11 @@ public class CustomerPrivacy
             erased = Scrub(customer, now);
             await _customers.UpdateAsync(erased, customer.Version, cancellationToken).ConfigureAwait(false);
             await _interactions.EraseTextAsync(tenantId, customer.Id, cancellationToken).ConfigureAwait(false);
+            foreach (var participant in _participants)
+            {
+                await participant.EraseAsync(tenantId, customer.Id, cancellationToken).ConfigureAwait(false);
+            }
+
             await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
         }
 

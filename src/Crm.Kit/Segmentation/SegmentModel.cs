@@ -135,6 +135,24 @@ public interface ISegmentStore
 
     /// <summary>The segments <paramref name="customerId"/> is a stored member of.</summary>
     ValueTask<IReadOnlyList<Guid>> ListSegmentIdsOfMemberAsync(string tenantId, Guid customerId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The segments with these ids (those that exist), in any order. The default reads them one by one; stores
+    /// override it with one query.
+    /// </summary>
+    async ValueTask<IReadOnlyList<Segment>> FindManyAsync(string tenantId, IReadOnlyCollection<Guid> ids, CancellationToken cancellationToken)
+    {
+        var found = new List<Segment>(ids.Count);
+        foreach (var id in ids)
+        {
+            if (await FindByIdAsync(tenantId, id, cancellationToken).ConfigureAwait(false) is { } segment)
+            {
+                found.Add(segment);
+            }
+        }
+
+        return found;
+    }
 }
 
 /// <summary>

@@ -41,3 +41,18 @@ public sealed class PostgresLoyaltySpecification : LoyaltySpecification
 {
     protected override ISpecificationStore CreateStore() => new PostgresTestDatabase();
 }
+
+public sealed class PostgresServiceCaseSpecification : ServiceCaseSpecification
+{
+    protected override ISpecificationStore CreateStore() => new PostgresTestDatabase();
+}
+
+public sealed class PostgresFeedbackSpecification : FeedbackSpecification
+{
+    protected override ISpecificationStore CreateStore() => new PostgresTestDatabase();
+}
+
+public sealed class PostgresCustomer360Specification : Customer360Specification
+{
+    protected override ISpecificationStore CreateStore() => new PostgresTestDatabase();
+}

@@ -41,3 +41,18 @@ public sealed class SqliteLoyaltySpecification : LoyaltySpecification
 {
     protected override ISpecificationStore CreateStore() => new SqliteTestDatabase();
 }
+
+public sealed class SqliteServiceCaseSpecification : ServiceCaseSpecification
+{
+    protected override ISpecificationStore CreateStore() => new SqliteTestDatabase();
+}
+
+public sealed class SqliteFeedbackSpecification : FeedbackSpecification
+{
+    protected override ISpecificationStore CreateStore() => new SqliteTestDatabase();
+}
+
+public sealed class SqliteCustomer360Specification : Customer360Specification
+{
+    protected override ISpecificationStore CreateStore() => new SqliteTestDatabase();
+}

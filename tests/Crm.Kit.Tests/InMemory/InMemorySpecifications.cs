@@ -59,3 +59,18 @@ public sealed class InMemoryLoyaltySpecification : LoyaltySpecification
 {
     protected override ISpecificationStore CreateStore() => new InMemorySpecificationStore();
 }
+
+public sealed class InMemoryServiceCaseSpecification : ServiceCaseSpecification
+{
+    protected override ISpecificationStore CreateStore() => new InMemorySpecificationStore();
+}
+
+public sealed class InMemoryFeedbackSpecification : FeedbackSpecification
+{
+    protected override ISpecificationStore CreateStore() => new InMemorySpecificationStore();
+}
+
+public sealed class InMemoryCustomer360Specification : Customer360Specification
+{
+    protected override ISpecificationStore CreateStore() => new InMemorySpecificationStore();
+}
