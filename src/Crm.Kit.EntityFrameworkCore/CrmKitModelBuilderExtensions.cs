@@ -82,7 +82,7 @@ public static class CrmKitModelBuilderExtensions
             b.ToTable(tablePrefix + "segment_members");
             b.HasKey(r => new { r.TenantId, r.SegmentId, r.CustomerId });
             b.Property(r => r.TenantId).HasMaxLength(100);
-            b.HasIndex(r => new { r.TenantId, r.CustomerId });
+            b.HasIndex(r => new { r.TenantId, r.CustomerId, r.SegmentId });
         });
 
         modelBuilder.Entity<CustomerInsightRow>(b =>

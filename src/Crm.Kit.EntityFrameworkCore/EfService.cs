@@ -40,7 +40,8 @@ internal sealed class ServiceCaseRow
     /// <summary>The next due time, or the largest value when there is none, so that a queue sorts undue cases last with a plain index.</summary>
     public long QueueKey { get; set; }
 
-    public bool Breached { get; set; }
+    /// <summary>While the case is active, when its first breach was recorded; null otherwise. Indexed for the breached list.</summary>
+    public long? BreachedAt { get; set; }
 
     public Guid? PolicyId { get; set; }
 
@@ -81,7 +82,7 @@ internal sealed class ServiceCaseRow
         Active = c.IsActive,
         NextDueAt = c.NextDueAt?.UtcTicks,
         QueueKey = c.NextDueAt?.UtcTicks ?? long.MaxValue,
-        Breached = c.Sla.IsBreached,
+        BreachedAt = c.IsActive ? Earliest(c.Sla.FirstResponseBreachedAt, c.Sla.ResolutionBreachedAt)?.UtcTicks : null,
         PolicyId = c.Sla.PolicyId,
         FirstResponseDueAt = c.Sla.FirstResponseDueAt?.UtcTicks,
         FirstRespondedAt = c.Sla.FirstRespondedAt?.UtcTicks,
@@ -94,6 +95,8 @@ internal sealed class ServiceCaseRow
         ClosedAt = c.ClosedAt?.UtcTicks,
         UpdatedAt = c.UpdatedAt.UtcTicks,
     };
+
+    private static DateTimeOffset? Earliest(DateTimeOffset? a, DateTimeOffset? b) => a is null ? b : b is null || a < b ? a : b;
 
     public ServiceCase ToCase() => new()
     {
@@ -351,10 +354,11 @@ internal static class ServiceModel
             b.Property(r => r.Team).HasMaxLength(200);
             b.Property(r => r.History).IsRequired();
             b.HasIndex(r => new { r.TenantId, r.CustomerId, r.Id });
-            b.HasIndex(r => new { r.TenantId, r.Active, r.NextDueAt });
+            // NextDueAt and BreachedAt are null for cases no longer active, so these two indexes hold only live work.
+            b.HasIndex(r => new { r.TenantId, r.NextDueAt });
+            b.HasIndex(r => new { r.TenantId, r.BreachedAt });
             b.HasIndex(r => new { r.TenantId, r.OwnerId, r.Active, r.QueueKey });
             b.HasIndex(r => new { r.TenantId, r.Team, r.Active, r.QueueKey });
-            b.HasIndex(r => new { r.TenantId, r.Active, r.Breached });
         });
 
         modelBuilder.Entity<SlaPolicyRow>(b =>
@@ -505,7 +509,7 @@ public sealed class EfServiceCaseStore<TContext> : IServiceCaseStore
         var fromTicks = from.UtcTicks;
         var beforeTicks = before.UtcTicks;
         var rows = await Cases(tenantId)
-            .Where(r => r.Active && r.NextDueAt != null && r.NextDueAt >= fromTicks && r.NextDueAt < beforeTicks)
+            .Where(r => r.NextDueAt >= fromTicks && r.NextDueAt < beforeTicks)
             .OrderBy(r => r.NextDueAt).ThenBy(r => r.Id)
             .Take(limit)
             .ToListAsync(cancellationToken).ConfigureAwait(false);
@@ -516,7 +520,9 @@ public sealed class EfServiceCaseStore<TContext> : IServiceCaseStore
     public async ValueTask<IReadOnlyList<ServiceCase>> ListBreachedAsync(string tenantId, DateTimeOffset asOf, Guid? afterId, int limit, CancellationToken cancellationToken)
     {
         var ticks = asOf.UtcTicks;
-        var query = Cases(tenantId).Where(r => r.Active && (r.Breached || r.NextDueAt < ticks));
+        // Both sides are ranges on their own index (a recorded breach is never later than now), so the database
+        // can answer each from its index and merge them.
+        var query = Cases(tenantId).Where(r => r.BreachedAt <= ticks || r.NextDueAt < ticks);
         if (afterId is { } after)
         {
             query = query.Where(r => r.Id.CompareTo(after) > 0);

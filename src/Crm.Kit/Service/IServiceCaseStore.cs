@@ -38,7 +38,7 @@ public interface IServiceCaseStore
     ValueTask<IReadOnlyList<ServiceCase>> ListDueAsync(string tenantId, DateTimeOffset from, DateTimeOffset before, int limit, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Active cases with a recorded breach or a <see cref="ServiceCase.NextDueAt"/> before <paramref name="asOf"/>,
+    /// Active cases with a breach recorded by <paramref name="asOf"/>, or a <see cref="ServiceCase.NextDueAt"/> before it,
     /// ordered by id, after <paramref name="afterId"/> when given, at most <paramref name="limit"/>.
     /// </summary>
     ValueTask<IReadOnlyList<ServiceCase>> ListBreachedAsync(string tenantId, DateTimeOffset asOf, Guid? afterId, int limit, CancellationToken cancellationToken);

@@ -1,8 +1,11 @@
 using System.Collections.Concurrent;
 using System.Data.Common;
 using Crm.Kit.Customers;
+using Crm.Kit.Feedback;
 using Crm.Kit.Interactions;
 using Crm.Kit.Orders;
+using Crm.Kit.Segmentation;
+using Crm.Kit.Service;
 using Crm.Kit.Testing;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
@@ -30,18 +33,29 @@ public sealed class QueryPlanTests : IAsyncLifetime
         var ct = TestContext.Current.CancellationToken;
         var services = new ServiceCollection();
         services.AddDbContext<TestCrmDbContext>(o => { _database.Configure(o); o.AddInterceptors(_recorder); });
-        services.AddCrmKit().AddEntityFrameworkStores<TestCrmDbContext>();
+        services.AddCrmKit().AddServiceCases().AddFeedback().AddEntityFrameworkStores<TestCrmDbContext>();
         await using var provider = services.BuildServiceProvider();
         await using var scope = provider.CreateAsyncScope();
         var customers = scope.ServiceProvider.GetRequiredService<CustomerManager>();
         var orders = scope.ServiceProvider.GetRequiredService<OrderManager>();
         var interactions = scope.ServiceProvider.GetRequiredService<InteractionManager>();
+        var cases = scope.ServiceProvider.GetRequiredService<CaseManager>();
+        var feedback = scope.ServiceProvider.GetRequiredService<FeedbackManager>();
+        var view = scope.ServiceProvider.GetRequiredService<Customer360Service>();
         var faker = new CrmFaker(9);
         var created = await customers.CreateManyAsync([.. Enumerable.Range(0, 50).Select(i => faker.Person() with { ExternalReference = "qp-" + i, Phones = [new PhoneContact("+1415555" + (1000 + i))] })], ct);
         var customer = created[7];
         var order = await orders.RecordAsync(faker.Order(customer.Id, DateTimeOffset.UtcNow), ct);
         await interactions.RecordAsync(faker.Task(customer.Id, "owner-1", DateTimeOffset.UtcNow.AddDays(-1)), ct);
         var firstPage = await customers.ListAsync(pageSize: 10, cancellationToken: ct);
+        await cases.CreatePolicyAsync(new SlaPolicyDraft { Name = "Normal", FirstResponseTarget = TimeSpan.FromHours(1), ResolutionTarget = TimeSpan.FromHours(8) }, ct);
+        foreach (var other in created.Take(20))
+        {
+            await cases.OpenAsync(faker.Case(other.Id) with { OwnerId = "owner-" + (other.Id.GetHashCode() & 3), Team = "team-" + (other.Id.GetHashCode() & 1) }, ct);
+        }
+
+        var survey = await feedback.CreateSurveyAsync(new SurveyDraft { Name = "NPS", Kind = SurveyKind.Nps }, ct);
+        await feedback.RecordResponseAsync(new SurveyResponseDraft { SurveyId = survey.Id, CustomerId = customer.Id, Score = 9 }, ct);
 
         var lookups = new (string Name, Func<Task> Run)[]
         {
@@ -55,6 +69,14 @@ public sealed class QueryPlanTests : IAsyncLifetime
             ("OrdersOfCustomer", async () => await orders.ListForCustomerAsync(customer.Id, cancellationToken: ct)),
             ("Timeline", async () => await interactions.GetTimelineAsync(customer.Id, cancellationToken: ct)),
             ("OverdueTasks", async () => await interactions.GetOverdueTasksAsync("owner-1", cancellationToken: ct)),
+            ("CasesOfCustomer", async () => await cases.GetCasesOfCustomerAsync(customer.Id, activeOnly: true, cancellationToken: ct)),
+            ("OwnerQueue", async () => await cases.GetQueueAsync("owner-1", cancellationToken: ct)),
+            ("TeamQueue", async () => await cases.GetQueueAsync(team: "team-1", cancellationToken: ct)),
+            ("CasesAtRisk", async () => await cases.GetCasesAtRiskAsync(TimeSpan.FromHours(2), cancellationToken: ct)),
+            ("BreachedCases", async () => await cases.GetBreachedCasesAsync(cancellationToken: ct)),
+            ("ResponsesOfCustomer", async () => await feedback.GetResponsesOfCustomerAsync(customer.Id, cancellationToken: ct)),
+            ("LatestNps", async () => await feedback.GetLatestNpsAsync(customer.Id, ct)),
+            ("Customer360", async () => await view.GetAsync(customer.Id, ct)),
         };
 
         await using var connection = new SqliteConnection(((SqliteConnection)scope.ServiceProvider.GetRequiredService<TestCrmDbContext>().Database.GetDbConnection()).ConnectionString);
@@ -88,6 +110,55 @@ public sealed class QueryPlanTests : IAsyncLifetime
                     $"{name} scans a table:\n{sql}\nplan: {string.Join(" | ", plan)}");
             }
         }
+    }
+
+    /// <summary>
+    /// The 360 view costs the same number of commands for a customer with one case, interaction, segment and
+    /// answer as for one with dozens of each: every part is one query, never one per item.
+    /// </summary>
+    [Fact]
+    public async Task Customer360_sends_the_same_commands_however_much_a_customer_holds()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var services = new ServiceCollection();
+        services.AddDbContext<TestCrmDbContext>(o => { _database.Configure(o); o.AddInterceptors(_recorder); });
+        services.AddCrmKit().AddServiceCases().AddFeedback().AddLoyalty().AddEntityFrameworkStores<TestCrmDbContext>();
+        await using var provider = services.BuildServiceProvider();
+        await using var scope = provider.CreateAsyncScope();
+        var sp = scope.ServiceProvider;
+        var faker = new CrmFaker(11);
+        await sp.GetRequiredService<Crm.Kit.Loyalty.LoyaltyManager>().CreateProgrammeAsync(new Crm.Kit.Loyalty.LoyaltyProgrammeDefinition { Name = "Club", PointName = "points", Currency = "USD" }, ct);
+        var survey = await sp.GetRequiredService<FeedbackManager>().CreateSurveyAsync(new SurveyDraft { Name = "NPS", Kind = SurveyKind.Nps }, ct);
+
+        async Task<Guid> CustomerHoldingAsync(int items)
+        {
+            var customer = await sp.GetRequiredService<CustomerManager>().CreateAsync(faker.Person(), ct);
+            await sp.GetRequiredService<Crm.Kit.Loyalty.LoyaltyManager>().EnrolAsync(customer.Id, cancellationToken: ct);
+            for (var i = 0; i < items; i++)
+            {
+                await sp.GetRequiredService<CaseManager>().OpenAsync(faker.Case(customer.Id), ct);
+                await sp.GetRequiredService<InteractionManager>().RecordAsync(faker.Interaction(customer.Id, DateTimeOffset.UtcNow.AddHours(-i)), ct);
+                await sp.GetRequiredService<FeedbackManager>().RecordResponseAsync(new SurveyResponseDraft { SurveyId = survey.Id, CustomerId = customer.Id, Score = i % 11 }, ct);
+                var list = await sp.GetRequiredService<SegmentManager>().CreateAsync(SegmentDraft.Static($"list {customer.Id:N} {i}"), ct);
+                await sp.GetRequiredService<SegmentManager>().AddToListAsync(list.Id, [customer.Id], ct);
+            }
+
+            return customer.Id;
+        }
+
+        var light = await CustomerHoldingAsync(1);
+        var heavy = await CustomerHoldingAsync(25);
+        var counts = new List<int>();
+        foreach (var id in new[] { light, heavy })
+        {
+            _recorder.Commands.Clear();
+            var shown = await sp.GetRequiredService<Customer360Service>().GetAsync(id, ct);
+            Assert.NotEmpty(shown.Segments);
+            counts.Add(_recorder.Commands.Count);
+        }
+
+        Assert.Equal(counts[0], counts[1]);
+        Assert.InRange(counts[0], 1, 12);
     }
 
     private sealed class CommandRecorder : DbCommandInterceptor
