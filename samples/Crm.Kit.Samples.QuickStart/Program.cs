@@ -1,7 +1,8 @@
 // Crm.Kit QuickStart: the in-memory default, no database needed.
 // Creates customers, records orders, finds and merges a duplicate, shows a profile with metrics and
 // timeline, keeps segments up to date as orders arrive, exports and erases a customer's personal data, then
-// analyses a shop's order history: RFM segments, predicted lifetime value, churn risk, cohorts and cross-sell.
+// analyses a shop's order history: RFM segments, predicted lifetime value, churn risk, cohorts and cross-sell,
+// runs a loyalty programme, and handles customer service: cases with SLAs, NPS feedback and the 360 view.
 using System.Globalization;
 using Crm.Kit;
 using Crm.Kit.Customers;
@@ -162,6 +163,9 @@ await AnalyticsSection.RunAsync(charts);
 
 Section("9. Loyalty");
 await LoyaltySection.RunAsync();
+
+Section("10. Service and feedback");
+await ServiceSection.RunAsync();
 
 Section("Done");
 return 0;
