@@ -44,6 +44,23 @@ public sealed class WiringTests
     }
 
     [Fact]
+    public void Invalid_case_kinds_fail_at_start_up()
+    {
+        var services = new ServiceCollection();
+        services.AddCrmKit().AddServiceCases(o =>
+        {
+            o.CaseKinds.Add(" ");
+            o.CaseKinds.Add("COMPLAINT");
+        });
+        using var provider = services.BuildServiceProvider();
+        using var scope = provider.CreateScope();
+
+        var error = Assert.Throws<OptionsValidationException>(() => scope.ServiceProvider.GetRequiredService<Crm.Kit.Service.CaseManager>());
+        Assert.Contains("' ' must be non-blank", error.Message, StringComparison.Ordinal);
+        Assert.Contains("complaint listed more than once", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Entity_framework_stores_without_the_context_say_what_to_register()
     {
         var services = new ServiceCollection();
