@@ -84,6 +84,9 @@ public sealed class CrmTestHost : IAsyncDisposable
     /// <summary>The feedback manager (the host must register the module with <c>AddFeedback()</c>).</summary>
     public Feedback.FeedbackManager Feedback => Services.GetRequiredService<Feedback.FeedbackManager>();
 
+    /// <summary>The pipeline manager (the host must register the module with <c>AddPipeline()</c>).</summary>
+    public Sales.PipelineManager Pipelines => Services.GetRequiredService<Sales.PipelineManager>();
+
     /// <summary>The customer 360 view.</summary>
     public Customer360Service Customer360 => Services.GetRequiredService<Customer360Service>();
 

@@ -24,7 +24,7 @@ public enum Customer360Parts
     /// <summary>Latest feedback (<c>AddFeedback()</c>).</summary>
     Feedback = 4,
 
-    /// <summary>Open deals (the pipeline module, when registered).</summary>
+    /// <summary>Open deals (<c>AddPipeline()</c>).</summary>
     Deals = 8,
 }
 
@@ -64,6 +64,9 @@ public sealed record Customer360
 
     /// <summary>The latest NPS answer (when <see cref="Customer360Parts.Feedback"/>).</summary>
     public LatestNps? LatestNps { get; init; }
+
+    /// <summary>Open deals, newest first (when <see cref="Customer360Parts.Deals"/>).</summary>
+    public IReadOnlyList<Sales.Deal> OpenDeals { get; init; } = [];
 }
 
 /// <summary>
@@ -85,6 +88,9 @@ public sealed class Customer360Options
 
     /// <summary>How many open cases to include, newest first (1–100, default 20).</summary>
     public int OpenCases { get; set; } = 20;
+
+    /// <summary>How many open deals to include, newest first (1–100, default 20).</summary>
+    public int OpenDeals { get; set; } = 20;
 }
 
 /// <summary>Composes the <see cref="Customer360"/> view from the core stores and every registered module.</summary>

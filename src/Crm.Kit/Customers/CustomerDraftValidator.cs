@@ -225,7 +225,7 @@ internal static partial class CustomerDraftValidator
         return result.Count == 0 ? [] : [.. result];
     }
 
-    private static void ValidateAttributes(IReadOnlyDictionary<string, AttributeValue> attributes, ValidationErrorCollector errors)
+    internal static void ValidateAttributes(IReadOnlyDictionary<string, AttributeValue> attributes, ValidationErrorCollector errors)
     {
         ArgumentNullException.ThrowIfNull(attributes);
         if (attributes.Count > MaxAttributes)

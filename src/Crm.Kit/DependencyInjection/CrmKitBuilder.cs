@@ -8,6 +8,7 @@ using Crm.Kit.Interactions;
 using Crm.Kit.Loyalty;
 using Crm.Kit.Orders;
 using Crm.Kit.Privacy;
+using Crm.Kit.Sales;
 using Crm.Kit.Segmentation;
 using Crm.Kit.Service;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -53,6 +54,7 @@ public sealed class CrmKitBuilder
         Services.AddSingleton<InMemoryLoyaltyStore>();
         Services.Replace(ServiceDescriptor.Singleton<ILoyaltyStore>(sp => sp.GetRequiredService<InMemoryLoyaltyStore>()));
         Services.Replace(ServiceDescriptor.Singleton<IServiceCaseStore, InMemoryServiceCaseStore>());
+        Services.Replace(ServiceDescriptor.Singleton<IPipelineStore, InMemoryPipelineStore>());
         Services.RemoveAll<InMemoryFeedbackStore>();
         Services.AddSingleton<InMemoryFeedbackStore>();
         Services.Replace(ServiceDescriptor.Singleton<IFeedbackStore>(sp => sp.GetRequiredService<InMemoryFeedbackStore>()));
@@ -102,6 +104,21 @@ public sealed class CrmKitBuilder
         Services.TryAddEnumerable(ServiceDescriptor.Scoped<IInteractionLinkValidator, CaseLinkValidator>());
         Services.TryAddEnumerable(ServiceDescriptor.Scoped<ICustomer360Contributor, CasesContributor>());
         Services.TryAddEnumerable(ServiceDescriptor.Scoped<ICustomerDataParticipant, CaseDataParticipant>());
+        return this;
+    }
+
+    /// <summary>
+    /// Adds the sales pipeline: <see cref="PipelineManager"/> with pipelines, stages, deals and their history,
+    /// links to deals checked when interactions are recorded (and counted as deal activity), open deals in the
+    /// customer 360 view, and deals in customer export and merge.
+    /// </summary>
+    public CrmKitBuilder AddPipeline()
+    {
+        Services.TryAddScoped<PipelineManager>();
+        Services.TryAddEnumerable(ServiceDescriptor.Scoped<ICrmEventHandler<InteractionRecorded>, DealInteractionHandler>());
+        Services.TryAddEnumerable(ServiceDescriptor.Scoped<IInteractionLinkValidator, DealLinkValidator>());
+        Services.TryAddEnumerable(ServiceDescriptor.Scoped<ICustomer360Contributor, DealsContributor>());
+        Services.TryAddEnumerable(ServiceDescriptor.Scoped<ICustomerDataParticipant, DealDataParticipant>());
         return this;
     }
 

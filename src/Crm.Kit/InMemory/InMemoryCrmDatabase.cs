@@ -38,6 +38,10 @@ public sealed class InMemoryCrmDatabase : IDisposable
 
     internal ConcurrentDictionary<string, FeedbackTenant> Feedback { get; } = new(StringComparer.Ordinal);
 
+    internal ConcurrentDictionary<string, ConcurrentDictionary<Guid, Sales.SalesPipeline>> Pipelines { get; } = new(StringComparer.Ordinal);
+
+    internal ConcurrentDictionary<string, TenantRows<Sales.Deal, DealIndex>> Deals { get; } = new(StringComparer.Ordinal);
+
     /// <inheritdoc />
     public void Dispose() => _writeGate.Dispose();
 

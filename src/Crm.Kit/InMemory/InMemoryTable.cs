@@ -91,64 +91,70 @@ internal sealed class InMemoryTable<T, TIndex>(
 
     /// <summary>Adds many rows: every uniqueness rule is checked first (against stored rows and within the batch), then all are added.</summary>
     public ValueTask CreateManyAsync(IReadOnlyList<T> entities, Func<TIndex, T, Exception?> checkUnique, CancellationToken cancellationToken) =>
-        database.WriteAsync(() =>
+        database.WriteAsync(() => CreateMany(entities, checkUnique), cancellationToken);
+
+    /// <summary>Adds rows at once, for a caller already inside the write gate; returns the undo.</summary>
+    public Action CreateMany(IReadOnlyList<T> entities, Func<TIndex, T, Exception?> checkUnique)
+    {
+        var added = new List<T>(entities.Count);
+        try
         {
-            var added = new List<T>(entities.Count);
-            try
+            foreach (var entity in entities)
             {
-                foreach (var entity in entities)
+                var rows = RowsForWrite(tenantOf(entity));
+                lock (rows.Index)
                 {
-                    var rows = RowsForWrite(tenantOf(entity));
-                    lock (rows.Index)
+                    if (rows.Rows.ContainsKey(idOf(entity)))
                     {
-                        if (rows.Rows.ContainsKey(idOf(entity)))
-                        {
-                            throw new DuplicateValueException("Id", idOf(entity).ToString());
-                        }
-
-                        if (checkUnique(rows.Index, entity) is { } duplicate)
-                        {
-                            throw duplicate;
-                        }
-
-                        Put(rows, null, entity);
-                        added.Add(entity);
+                        throw new DuplicateValueException("Id", idOf(entity).ToString());
                     }
+
+                    if (checkUnique(rows.Index, entity) is { } duplicate)
+                    {
+                        throw duplicate;
+                    }
+
+                    Put(rows, null, entity);
+                    added.Add(entity);
                 }
             }
-            catch
-            {
-                // All or none: take back what this batch added before the clash.
-                RemoveAll(added);
-                throw;
-            }
+        }
+        catch
+        {
+            // All or none: take back what this batch added before the clash.
+            RemoveAll(added);
+            throw;
+        }
 
-            return () => RemoveAll(added);
-        }, cancellationToken);
+        return () => RemoveAll(added);
+    }
 
     public ValueTask UpdateAsync(T entity, long expectedVersion, Func<TIndex, T, Exception?> checkUnique, CancellationToken cancellationToken) =>
-        database.WriteAsync(() =>
+        database.WriteAsync(() => Update(entity, expectedVersion, checkUnique), cancellationToken);
+
+    /// <summary>Replaces a row at once, for a caller already inside the write gate; returns the undo.</summary>
+    public Action Update(T entity, long expectedVersion, Func<TIndex, T, Exception?> checkUnique)
+    {
+        var rows = Rows(tenantOf(entity)) ?? throw new EntityNotFoundException(entityType, idOf(entity));
+        T current;
+        lock (rows.Index)
         {
-            var rows = Rows(tenantOf(entity)) ?? throw new EntityNotFoundException(entityType, idOf(entity));
-            T current;
-            lock (rows.Index)
+            current = rows.Rows.GetValueOrDefault(idOf(entity)) ?? throw new EntityNotFoundException(entityType, idOf(entity));
+            if (versionOf(current) != expectedVersion)
             {
-                current = rows.Rows.GetValueOrDefault(idOf(entity)) ?? throw new EntityNotFoundException(entityType, idOf(entity));
-                if (versionOf(current) != expectedVersion)
-                {
-                    throw new ConcurrencyConflictException(entityType, idOf(entity), expectedVersion);
-                }
-
-                if (checkUnique(rows.Index, entity) is { } duplicate)
-                {
-                    throw duplicate;
-                }
-
-                Put(rows, current, entity);
+                throw new ConcurrencyConflictException(entityType, idOf(entity), expectedVersion);
             }
 
-            return () => Put(rows, entity, current);
-        }, cancellationToken);
+            if (checkUnique(rows.Index, entity) is { } duplicate)
+            {
+                throw duplicate;
+            }
+
+            Put(rows, current, entity);
+        }
+
+        return () => Put(rows, entity, current);
+    }
 
     /// <summary>Checks a row's version as a write would, so that inside a transaction no other writer can change it until the end.</summary>
     public ValueTask ConfirmVersionAsync(string tenantId, Guid id, long expectedVersion, CancellationToken cancellationToken) =>

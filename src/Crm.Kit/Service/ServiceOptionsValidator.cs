@@ -48,6 +48,11 @@ internal sealed class Customer360OptionsValidator : IValidateOptions<Customer360
             failures.Add($"Customer360Options.OpenCases: must be from 1 to 100 (was {options.OpenCases}).");
         }
 
+        if (options.OpenDeals is < 1 or > 100)
+        {
+            failures.Add($"Customer360Options.OpenDeals: must be from 1 to 100 (was {options.OpenDeals}).");
+        }
+
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 }

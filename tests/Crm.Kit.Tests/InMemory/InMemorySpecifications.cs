@@ -74,3 +74,8 @@ public sealed class InMemoryCustomer360Specification : Customer360Specification
 {
     protected override ISpecificationStore CreateStore() => new InMemorySpecificationStore();
 }
+
+public sealed class InMemoryPipelineSpecification : PipelineSpecification
+{
+    protected override ISpecificationStore CreateStore() => new InMemorySpecificationStore();
+}

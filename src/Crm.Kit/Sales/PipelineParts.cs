@@ -1,0 +1,60 @@
+using Crm.Kit.Customers;
+using Crm.Kit.Interactions;
+using Crm.Kit.Privacy;
+using Microsoft.Extensions.Options;
+
+namespace Crm.Kit.Sales;
+
+/// <summary>Interactions linked to a deal are its activity: they stop it rotting.</summary>
+internal sealed class DealInteractionHandler(PipelineManager pipelines) : ICrmEventHandler<InteractionRecorded>
+{
+    public ValueTask HandleAsync(InteractionRecorded crmEvent, CancellationToken cancellationToken) =>
+        new(pipelines.ApplyInteractionAsync(crmEvent.Interaction, cancellationToken));
+}
+
+/// <summary>Refuses an interaction linked to a deal that does not exist or belongs to another customer.</summary>
+internal sealed class DealLinkValidator(PipelineManager pipelines) : IInteractionLinkValidator
+{
+    public ValueTask<ValidationError?> ValidateAsync(Guid customerId, InteractionDraft draft, CancellationToken cancellationToken) =>
+        draft.DealId is { } dealId ? pipelines.CheckLinkAsync(customerId, dealId, cancellationToken) : new((ValidationError?)null);
+}
+
+/// <summary>Adds the open deals to the customer 360 view.</summary>
+internal sealed class DealsContributor(IPipelineStore store, ICrmTenantContext tenant, IOptions<Customer360Options> options) : ICustomer360Contributor
+{
+    public async ValueTask<Customer360> ContributeAsync(Customer360 view, CancellationToken cancellationToken) => view with
+    {
+        OpenDeals = await store.ListDealsByCustomerAsync(tenant.TenantId, view.Customer.Id, openOnly: true, null, options.Value.OpenDeals, cancellationToken).ConfigureAwait(false),
+        Parts = view.Parts | Customer360Parts.Deals,
+    };
+}
+
+/// <summary>Takes deals into customer export and merge. Deals hold no personal free text, so erasure leaves them.</summary>
+internal sealed class DealDataParticipant(IPipelineStore store) : ICustomerDataParticipant
+{
+    private const int Batch = 500;
+
+    public string Name => "deals";
+
+    public async ValueTask<object> ExportAsync(string tenantId, Guid customerId, CancellationToken cancellationToken)
+    {
+        var all = new List<Deal>();
+        Guid? before = null;
+        while (true)
+        {
+            var page = await store.ListDealsByCustomerAsync(tenantId, customerId, openOnly: false, before, Batch, cancellationToken).ConfigureAwait(false);
+            all.AddRange(page);
+            if (page.Count < Batch)
+            {
+                return all;
+            }
+
+            before = page[^1].Id;
+        }
+    }
+
+    public async ValueTask ReassignAsync(string tenantId, Guid fromCustomerId, Guid toCustomerId, CancellationToken cancellationToken) =>
+        await store.ReassignCustomerAsync(tenantId, fromCustomerId, toCustomerId, cancellationToken).ConfigureAwait(false);
+
+    public ValueTask EraseAsync(string tenantId, Guid customerId, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+}
