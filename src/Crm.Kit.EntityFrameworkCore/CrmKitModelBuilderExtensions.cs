@@ -102,6 +102,7 @@ public static class CrmKitModelBuilderExtensions
 
         LoyaltyModel.Apply(modelBuilder, tablePrefix);
         ServiceModel.Apply(modelBuilder, tablePrefix);
+        PipelineModel.Apply(modelBuilder, tablePrefix);
 
         modelBuilder.Entity<OrderRow>(b =>
         {

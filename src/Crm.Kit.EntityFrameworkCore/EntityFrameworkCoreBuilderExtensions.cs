@@ -4,6 +4,7 @@ using Crm.Kit.Feedback;
 using Crm.Kit.Insights;
 using Crm.Kit.Loyalty;
 using Crm.Kit.Orders;
+using Crm.Kit.Sales;
 using Crm.Kit.Segmentation;
 using Crm.Kit.Service;
 using System.Linq.Expressions;
@@ -37,6 +38,7 @@ public static class EntityFrameworkCoreBuilderExtensions
         services.Replace(ServiceDescriptor.Scoped<ILoyaltyStore>(sp => new EfLoyaltyStore<TContext>(Context<TContext>(sp))));
         services.Replace(ServiceDescriptor.Scoped<IServiceCaseStore>(sp => new EfServiceCaseStore<TContext>(Context<TContext>(sp))));
         services.Replace(ServiceDescriptor.Scoped<IFeedbackStore>(sp => new EfFeedbackStore<TContext>(Context<TContext>(sp))));
+        services.Replace(ServiceDescriptor.Scoped<IPipelineStore>(sp => new EfPipelineStore<TContext>(Context<TContext>(sp))));
         foreach (var binding in InsightRowFields.Bindings().Concat(LoyaltyRowFields.Bindings()).Concat(FeedbackRowFields.Bindings()))
         {
             if (!services.Any(d => d.ServiceType == typeof(IEfSegmentFieldBinding) && d.ImplementationInstance is IEfSegmentFieldBinding b && b.FieldName == binding.FieldName))

@@ -32,7 +32,7 @@ public interface IPipelineStore
     /// </summary>
     ValueTask UpdateDealAsync(Deal deal, long expectedVersion, DealStageChange? change, CancellationToken cancellationToken);
 
-    /// <summary>A deal's history, oldest first (by time, then id).</summary>
+    /// <summary>A deal's history, oldest first (by <see cref="DealStageChange.Sequence"/>).</summary>
     ValueTask<IReadOnlyList<DealStageChange>> ListHistoryAsync(string tenantId, Guid dealId, CancellationToken cancellationToken);
 
     /// <summary>A customer's deals newest first (by id), only open ones when <paramref name="openOnly"/>, with an id below <paramref name="beforeId"/> when given, at most <paramref name="limit"/>.</summary>

@@ -305,7 +305,7 @@ public class PipelineManager
             StageEnteredAt = now,
             LastActivityAt = now,
         };
-        var created = new DealStageChange { Id = Guid.CreateVersion7(now), TenantId = TenantId, DealId = deal.Id, PipelineId = deal.PipelineId, ToStageId = deal.StageId, ToStatus = DealStatus.Open, At = now, Actor = actor.Trim() };
+        var created = new DealStageChange { Id = Guid.CreateVersion7(now), TenantId = TenantId, DealId = deal.Id, Sequence = deal.Version, PipelineId = deal.PipelineId, ToStageId = deal.StageId, ToStatus = DealStatus.Open, At = now, Actor = actor.Trim() };
         await _store.CreateDealAsync(deal, created, cancellationToken).ConfigureAwait(false);
         await _events.PublishAsync([new DealCreated { Deal = deal, TenantId = TenantId, OccurredAt = now }], cancellationToken).ConfigureAwait(false);
         return deal;
@@ -549,6 +549,7 @@ public class PipelineManager
             Id = Guid.CreateVersion7(now),
             TenantId = TenantId,
             DealId = current.Id,
+            Sequence = current.Version + 1,
             PipelineId = current.PipelineId,
             FromStageId = current.StageId,
             ToStageId = stageId,

@@ -214,6 +214,9 @@ public sealed record DealStageChange
     /// <summary>The deal.</summary>
     public Guid DealId { get; init; }
 
+    /// <summary>The deal's version this change produced (1 for the creation entry): orders a deal's history, and no two entries share it.</summary>
+    public long Sequence { get; init; }
+
     /// <summary>The deal's pipeline.</summary>
     public Guid PipelineId { get; init; }
 

@@ -56,3 +56,8 @@ public sealed class PostgresCustomer360Specification : Customer360Specification
 {
     protected override ISpecificationStore CreateStore() => new PostgresTestDatabase();
 }
+
+public sealed class PostgresPipelineSpecification : PipelineSpecification
+{
+    protected override ISpecificationStore CreateStore() => new PostgresTestDatabase();
+}

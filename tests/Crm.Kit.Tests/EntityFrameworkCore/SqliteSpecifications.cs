@@ -56,3 +56,8 @@ public sealed class SqliteCustomer360Specification : Customer360Specification
 {
     protected override ISpecificationStore CreateStore() => new SqliteTestDatabase();
 }
+
+public sealed class SqlitePipelineSpecification : PipelineSpecification
+{
+    protected override ISpecificationStore CreateStore() => new SqliteTestDatabase();
+}

@@ -1,0 +1,425 @@
+using System.Text.Json;
+using Crm.Kit.Customers;
+using Crm.Kit.Sales;
+using Microsoft.EntityFrameworkCore;
+
+namespace Crm.Kit.EntityFrameworkCore;
+
+internal sealed class PipelineRow
+{
+    public Guid Id { get; set; }
+
+    public string TenantId { get; set; } = string.Empty;
+
+    public long Version { get; set; }
+
+    public string Name { get; set; } = string.Empty;
+
+    /// <summary>The stages and lost reasons: always read and written with the pipeline, never queried apart.</summary>
+    public string Document { get; set; } = "{}";
+
+    public long CreatedAt { get; set; }
+
+    public long UpdatedAt { get; set; }
+
+    public static PipelineRow From(SalesPipeline p) => new()
+    {
+        Id = p.Id,
+        TenantId = p.TenantId,
+        Version = p.Version,
+        Name = p.Name,
+        Document = JsonSerializer.Serialize(new PipelineDocument(p.Stages, p.LostReasons), RowJson.Options),
+        CreatedAt = p.CreatedAt.UtcTicks,
+        UpdatedAt = p.UpdatedAt.UtcTicks,
+    };
+
+    public SalesPipeline ToPipeline()
+    {
+        var document = JsonSerializer.Deserialize<PipelineDocument>(Document, RowJson.Options)
+            ?? throw new InvalidOperationException($"Pipeline {Id} has an empty document.");
+        return new SalesPipeline
+        {
+            Id = Id,
+            TenantId = TenantId,
+            Version = Version,
+            Name = Name,
+            Stages = document.Stages,
+            LostReasons = document.LostReasons,
+            CreatedAt = Ticks.ToTime(CreatedAt),
+            UpdatedAt = Ticks.ToTime(UpdatedAt),
+        };
+    }
+}
+
+internal sealed record PipelineDocument(IReadOnlyList<PipelineStage> Stages, IReadOnlyList<string> LostReasons);
+
+internal sealed class DealRow
+{
+    public Guid Id { get; set; }
+
+    public string TenantId { get; set; } = string.Empty;
+
+    public long Version { get; set; }
+
+    public Guid PipelineId { get; set; }
+
+    public Guid StageId { get; set; }
+
+    public string Title { get; set; } = string.Empty;
+
+    public Guid CustomerId { get; set; }
+
+    public string? OwnerId { get; set; }
+
+    public decimal Amount { get; set; }
+
+    public string Currency { get; set; } = string.Empty;
+
+    public DateOnly? ExpectedCloseDate { get; set; }
+
+    /// <summary>The expected close month as year × 12 + month − 1, so that a forecast groups by a plain integer on every provider.</summary>
+    public int? ExpectedCloseMonth { get; set; }
+
+    public DealStatus Status { get; set; }
+
+    public string? LostReason { get; set; }
+
+    public string? Source { get; set; }
+
+    /// <summary>Product lines and custom attributes.</summary>
+    public string Document { get; set; } = "{}";
+
+    public long CreatedAt { get; set; }
+
+    public long StageEnteredAt { get; set; }
+
+    public long? ClosedAt { get; set; }
+
+    public long LastActivityAt { get; set; }
+
+    public long UpdatedAt { get; set; }
+
+    public static DealRow From(Deal d) => new()
+    {
+        Id = d.Id,
+        TenantId = d.TenantId,
+        Version = d.Version,
+        PipelineId = d.PipelineId,
+        StageId = d.StageId,
+        Title = d.Title,
+        CustomerId = d.CustomerId,
+        OwnerId = d.OwnerId,
+        Amount = d.Amount,
+        Currency = d.Currency,
+        ExpectedCloseDate = d.ExpectedCloseDate,
+        ExpectedCloseMonth = d.ExpectedCloseDate is { } date ? (date.Year * 12) + date.Month - 1 : null,
+        Status = d.Status,
+        LostReason = d.LostReason,
+        Source = d.Source,
+        Document = JsonSerializer.Serialize(new DealDocument(d.Lines, d.Attributes), RowJson.Options),
+        CreatedAt = d.CreatedAt.UtcTicks,
+        StageEnteredAt = d.StageEnteredAt.UtcTicks,
+        ClosedAt = d.ClosedAt?.UtcTicks,
+        LastActivityAt = d.LastActivityAt.UtcTicks,
+        UpdatedAt = d.UpdatedAt.UtcTicks,
+    };
+
+    public Deal ToDeal()
+    {
+        var document = JsonSerializer.Deserialize<DealDocument>(Document, RowJson.Options)
+            ?? throw new InvalidOperationException($"Deal {Id} has an empty document.");
+        return new Deal
+        {
+            Id = Id,
+            TenantId = TenantId,
+            Version = Version,
+            PipelineId = PipelineId,
+            StageId = StageId,
+            Title = Title,
+            CustomerId = CustomerId,
+            OwnerId = OwnerId,
+            Amount = Amount,
+            Currency = Currency,
+            ExpectedCloseDate = ExpectedCloseDate,
+            Status = Status,
+            LostReason = LostReason,
+            Source = Source,
+            Lines = document.Lines,
+            Attributes = AttributeDictionary.From(document.Attributes),
+            CreatedAt = Ticks.ToTime(CreatedAt),
+            StageEnteredAt = Ticks.ToTime(StageEnteredAt),
+            ClosedAt = Ticks.ToTime(ClosedAt),
+            LastActivityAt = Ticks.ToTime(LastActivityAt),
+            UpdatedAt = Ticks.ToTime(UpdatedAt),
+        };
+    }
+}
+
+internal sealed record DealDocument(IReadOnlyList<DealLine> Lines, IReadOnlyDictionary<string, AttributeValue> Attributes);
+
+internal sealed class DealHistoryRow
+{
+    public Guid Id { get; set; }
+
+    public string TenantId { get; set; } = string.Empty;
+
+    public Guid DealId { get; set; }
+
+    public long Sequence { get; set; }
+
+    public Guid PipelineId { get; set; }
+
+    public Guid? FromStageId { get; set; }
+
+    public Guid ToStageId { get; set; }
+
+    public DealStatus? FromStatus { get; set; }
+
+    public DealStatus ToStatus { get; set; }
+
+    public long At { get; set; }
+
+    public string Actor { get; set; } = string.Empty;
+
+    public static DealHistoryRow From(DealStageChange c) => new()
+    {
+        Id = c.Id,
+        TenantId = c.TenantId,
+        DealId = c.DealId,
+        Sequence = c.Sequence,
+        PipelineId = c.PipelineId,
+        FromStageId = c.FromStageId,
+        ToStageId = c.ToStageId,
+        FromStatus = c.FromStatus,
+        ToStatus = c.ToStatus,
+        At = c.At.UtcTicks,
+        Actor = c.Actor,
+    };
+
+    public DealStageChange ToChange() => new()
+    {
+        Id = Id,
+        TenantId = TenantId,
+        DealId = DealId,
+        Sequence = Sequence,
+        PipelineId = PipelineId,
+        FromStageId = FromStageId,
+        ToStageId = ToStageId,
+        FromStatus = FromStatus,
+        ToStatus = ToStatus,
+        At = Ticks.ToTime(At),
+        Actor = Actor,
+    };
+}
+
+internal static class PipelineModel
+{
+    public static void Apply(ModelBuilder modelBuilder, string tablePrefix)
+    {
+        modelBuilder.Entity<PipelineRow>(b =>
+        {
+            b.ToTable(tablePrefix + "pipelines");
+            b.HasKey(r => r.Id);
+            b.Property(r => r.Id).ValueGeneratedNever();
+            b.Property(r => r.TenantId).HasMaxLength(100).IsRequired().IsConcurrencyToken();
+            b.Property(r => r.Version).IsConcurrencyToken();
+            b.Property(r => r.Name).HasMaxLength(200).IsRequired();
+            b.Property(r => r.Document).IsRequired();
+            b.HasIndex(r => new { r.TenantId, r.Name }).IsUnique();
+        });
+
+        modelBuilder.Entity<DealRow>(b =>
+        {
+            b.ToTable(tablePrefix + "deals");
+            b.HasKey(r => r.Id);
+            b.Property(r => r.Id).ValueGeneratedNever();
+            b.Property(r => r.TenantId).HasMaxLength(100).IsRequired().IsConcurrencyToken();
+            b.Property(r => r.Version).IsConcurrencyToken();
+            b.Property(r => r.Title).HasMaxLength(300).IsRequired();
+            b.Property(r => r.OwnerId).HasMaxLength(200);
+            b.Property(r => r.Amount).HasPrecision(28, 8);
+            b.Property(r => r.Currency).HasMaxLength(3).IsRequired();
+            b.Property(r => r.LostReason).HasMaxLength(200);
+            b.Property(r => r.Source).HasMaxLength(100);
+            b.Property(r => r.Document).IsRequired();
+            b.HasIndex(r => new { r.TenantId, r.CustomerId, r.Id });
+            b.HasIndex(r => new { r.TenantId, r.StageId, r.Status, r.LastActivityAt });
+            b.HasIndex(r => new { r.TenantId, r.PipelineId, r.Status, r.ExpectedCloseMonth });
+            b.HasIndex(r => new { r.TenantId, r.PipelineId, r.CreatedAt });
+        });
+
+        modelBuilder.Entity<DealHistoryRow>(b =>
+        {
+            b.ToTable(tablePrefix + "deal_history");
+            b.HasKey(r => r.Id);
+            b.Property(r => r.Id).ValueGeneratedNever();
+            b.Property(r => r.TenantId).HasMaxLength(100).IsRequired();
+            b.Property(r => r.Actor).HasMaxLength(200).IsRequired();
+            b.HasIndex(r => new { r.TenantId, r.DealId, r.Sequence }).IsUnique();
+            b.HasIndex(r => new { r.TenantId, r.PipelineId, r.At });
+        });
+    }
+}
+
+/// <summary>The EF Core <see cref="IPipelineStore"/>.</summary>
+/// <typeparam name="TContext">The host's context, with <see cref="CrmKitModelBuilderExtensions.ApplyCrmKitModel"/> applied.</typeparam>
+public sealed class EfPipelineStore<TContext> : IPipelineStore
+    where TContext : DbContext
+{
+    private readonly TContext _context;
+
+    /// <summary>Creates the store over the host's context.</summary>
+    public EfPipelineStore(TContext context) => _context = ContextCheck.EnsureModel(context);
+
+    private IQueryable<PipelineRow> Pipelines(string tenantId) => _context.Set<PipelineRow>().AsNoTracking().Where(r => r.TenantId == tenantId);
+
+    private IQueryable<DealRow> Deals(string tenantId) => _context.Set<DealRow>().AsNoTracking().Where(r => r.TenantId == tenantId);
+
+    /// <inheritdoc />
+    public async ValueTask<SalesPipeline?> FindPipelineAsync(string tenantId, Guid id, CancellationToken cancellationToken) =>
+        (await Pipelines(tenantId).FirstOrDefaultAsync(r => r.Id == id, cancellationToken).ConfigureAwait(false))?.ToPipeline();
+
+    /// <inheritdoc />
+    public async ValueTask<IReadOnlyList<SalesPipeline>> ListPipelinesAsync(string tenantId, Guid? afterId, int limit, CancellationToken cancellationToken)
+    {
+        var query = Pipelines(tenantId);
+        if (afterId is { } after)
+        {
+            query = query.Where(r => r.Id.CompareTo(after) > 0);
+        }
+
+        var rows = await query.OrderBy(r => r.Id).Take(limit).ToListAsync(cancellationToken).ConfigureAwait(false);
+        return rows.ConvertAll(r => r.ToPipeline());
+    }
+
+    /// <inheritdoc />
+    public async ValueTask CreatePipelineAsync(SalesPipeline pipeline, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(pipeline);
+        _context.Add(PipelineRow.From(pipeline));
+        await SavePipelineAsync(pipeline, 0, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask UpdatePipelineAsync(SalesPipeline pipeline, long expectedVersion, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(pipeline);
+        StoreWrites.AttachUpdate(_context, PipelineRow.From(pipeline), expectedVersion);
+        await SavePipelineAsync(pipeline, expectedVersion, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async ValueTask SavePipelineAsync(SalesPipeline pipeline, long expectedVersion, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await StoreWrites.SaveAsync(_context, nameof(SalesPipeline), pipeline.Id, expectedVersion, cancellationToken).ConfigureAwait(false);
+        }
+        catch (DbUpdateException ex) when (UniqueViolation.Is(ex))
+        {
+            throw new DuplicateValueException(nameof(SalesPipeline.Name), pipeline.Name, ex);
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<Deal?> FindDealAsync(string tenantId, Guid id, CancellationToken cancellationToken) =>
+        (await Deals(tenantId).FirstOrDefaultAsync(r => r.Id == id, cancellationToken).ConfigureAwait(false))?.ToDeal();
+
+    /// <inheritdoc />
+    public async ValueTask CreateDealAsync(Deal deal, DealStageChange created, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(deal);
+        ArgumentNullException.ThrowIfNull(created);
+        _context.Add(DealRow.From(deal));
+        _context.Add(DealHistoryRow.From(created));
+        await StoreWrites.SaveAsync(_context, nameof(Deal), deal.Id, 0, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask UpdateDealAsync(Deal deal, long expectedVersion, DealStageChange? change, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(deal);
+
+        // One SaveChanges holds the update and the history insert in one transaction; a stale version fails the
+        // update and rolls the insert back with it.
+        StoreWrites.AttachUpdate(_context, DealRow.From(deal), expectedVersion);
+        if (change is not null)
+        {
+            _context.Add(DealHistoryRow.From(change));
+        }
+
+        try
+        {
+            await StoreWrites.SaveAsync(_context, nameof(Deal), deal.Id, expectedVersion, cancellationToken).ConfigureAwait(false);
+        }
+        catch (DbUpdateException ex) when (change is not null && UniqueViolation.Is(ex))
+        {
+            // The history entry of this version exists already: a concurrent change of the deal got there first.
+            throw new ConcurrencyConflictException(nameof(Deal), deal.Id, expectedVersion, ex);
+        }
+        catch (ConcurrencyConflictException) when (_context.Database.CurrentTransaction is null)
+        {
+            if (!await Deals(deal.TenantId).AnyAsync(r => r.Id == deal.Id, cancellationToken).ConfigureAwait(false))
+            {
+                throw new EntityNotFoundException(nameof(Deal), deal.Id);
+            }
+
+            throw;
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<IReadOnlyList<DealStageChange>> ListHistoryAsync(string tenantId, Guid dealId, CancellationToken cancellationToken)
+    {
+        var rows = await _context.Set<DealHistoryRow>().AsNoTracking().Where(r => r.TenantId == tenantId && r.DealId == dealId)
+            .OrderBy(r => r.Sequence).ToListAsync(cancellationToken).ConfigureAwait(false);
+        return rows.ConvertAll(r => r.ToChange());
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<IReadOnlyList<Deal>> ListDealsByCustomerAsync(string tenantId, Guid customerId, bool openOnly, Guid? beforeId, int limit, CancellationToken cancellationToken)
+    {
+        var query = Deals(tenantId).Where(r => r.CustomerId == customerId);
+        if (openOnly)
+        {
+            query = query.Where(r => r.Status == DealStatus.Open);
+        }
+
+        if (beforeId is { } before)
+        {
+            query = query.Where(r => r.Id.CompareTo(before) < 0);
+        }
+
+        var rows = await query.OrderByDescending(r => r.Id).Take(limit).ToListAsync(cancellationToken).ConfigureAwait(false);
+        return rows.ConvertAll(r => r.ToDeal());
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<IReadOnlyList<Deal>> ListOpenDealsInStageAsync(string tenantId, Guid pipelineId, Guid stageId, DateTimeOffset? idleBefore, string? ownerId, Guid? afterId, int limit, CancellationToken cancellationToken)
+    {
+        var query = Deals(tenantId).Where(r => r.StageId == stageId && r.Status == DealStatus.Open && r.PipelineId == pipelineId);
+        if (idleBefore is { } idle)
+        {
+            var ticks = idle.UtcTicks;
+            query = query.Where(r => r.LastActivityAt < ticks);
+        }
+
+        if (ownerId is not null)
+        {
+            query = query.Where(r => r.OwnerId == ownerId);
+        }
+
+        if (afterId is { } after)
+        {
+            query = query.Where(r => r.Id.CompareTo(after) > 0);
+        }
+
+        var rows = await query.OrderBy(r => r.Id).Take(limit).ToListAsync(cancellationToken).ConfigureAwait(false);
+        return rows.ConvertAll(r => r.ToDeal());
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<int> ReassignCustomerAsync(string tenantId, Guid fromCustomerId, Guid toCustomerId, CancellationToken cancellationToken) =>
+        await _context.Set<DealRow>().Where(r => r.TenantId == tenantId && r.CustomerId == fromCustomerId)
+            .ExecuteUpdateAsync(s => s.SetProperty(r => r.CustomerId, toCustomerId).SetProperty(r => r.Version, r => r.Version + 1), cancellationToken)
+            .ConfigureAwait(false);
+}
