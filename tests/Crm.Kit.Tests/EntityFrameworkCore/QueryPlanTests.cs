@@ -33,10 +33,11 @@ public sealed class QueryPlanTests : IAsyncLifetime
         var ct = TestContext.Current.CancellationToken;
         var services = new ServiceCollection();
         services.AddDbContext<TestCrmDbContext>(o => { _database.Configure(o); o.AddInterceptors(_recorder); });
-        services.AddCrmKit().AddServiceCases().AddFeedback().AddEntityFrameworkStores<TestCrmDbContext>();
+        services.AddCrmKit().AddServiceCases().AddFeedback().AddPipeline().AddEntityFrameworkStores<TestCrmDbContext>();
         await using var provider = services.BuildServiceProvider();
         await using var scope = provider.CreateAsyncScope();
         var customers = scope.ServiceProvider.GetRequiredService<CustomerManager>();
+        var pipelines = scope.ServiceProvider.GetRequiredService<Crm.Kit.Sales.PipelineManager>();
         var orders = scope.ServiceProvider.GetRequiredService<OrderManager>();
         var interactions = scope.ServiceProvider.GetRequiredService<InteractionManager>();
         var cases = scope.ServiceProvider.GetRequiredService<CaseManager>();
@@ -56,6 +57,12 @@ public sealed class QueryPlanTests : IAsyncLifetime
 
         var survey = await feedback.CreateSurveyAsync(new SurveyDraft { Name = "NPS", Kind = SurveyKind.Nps }, ct);
         await feedback.RecordResponseAsync(new SurveyResponseDraft { SurveyId = survey.Id, CustomerId = customer.Id, Score = 9 }, ct);
+        var pipeline = await pipelines.CreatePipelineAsync(new Crm.Kit.Sales.PipelineDraft { Name = "Sales", Stages = [new("Qualified", 0.2m, 7), new("Proposal", 0.6m, 7)] }, ct);
+        Crm.Kit.Sales.Deal? deal = null;
+        foreach (var other in created.Take(20))
+        {
+            deal = await pipelines.CreateDealAsync(new Crm.Kit.Sales.DealDraft { PipelineId = pipeline.Id, CustomerId = other.Id, Title = "Plan", Amount = 100m, Currency = "USD", OwnerId = "owner-1" }, "owner-1", ct);
+        }
 
         var lookups = new (string Name, Func<Task> Run)[]
         {
@@ -77,6 +84,9 @@ public sealed class QueryPlanTests : IAsyncLifetime
             ("ResponsesOfCustomer", async () => await feedback.GetResponsesOfCustomerAsync(customer.Id, cancellationToken: ct)),
             ("LatestNps", async () => await feedback.GetLatestNpsAsync(customer.Id, ct)),
             ("Customer360", async () => await view.GetAsync(customer.Id, ct)),
+            ("DealsOfCustomer", async () => await pipelines.GetDealsOfCustomerAsync(created[0].Id, openOnly: true, cancellationToken: ct)),
+            ("DealHistory", async () => await pipelines.GetHistoryAsync(deal!.Id, ct)),
+            ("RottingDeals", async () => await pipelines.GetRottingDealsAsync(pipeline.Id, "owner-1", cancellationToken: ct)),
         };
 
         await using var connection = new SqliteConnection(((SqliteConnection)scope.ServiceProvider.GetRequiredService<TestCrmDbContext>().Database.GetDbConnection()).ConnectionString);
