@@ -95,6 +95,9 @@ internal sealed class DealRow
 
     public long? ClosedAt { get; set; }
 
+    /// <summary>The UTC month of <see cref="ClosedAt"/> as year × 12 + month − 1, for grouping closed deals by month in SQL.</summary>
+    public int? ClosedMonth { get; set; }
+
     public long LastActivityAt { get; set; }
 
     public long UpdatedAt { get; set; }
@@ -112,7 +115,7 @@ internal sealed class DealRow
         Amount = d.Amount,
         Currency = d.Currency,
         ExpectedCloseDate = d.ExpectedCloseDate,
-        ExpectedCloseMonth = d.ExpectedCloseDate is { } date ? (date.Year * 12) + date.Month - 1 : null,
+        ExpectedCloseMonth = d.ExpectedCloseDate is { } date ? DealMonths.Of(date) : null,
         Status = d.Status,
         LostReason = d.LostReason,
         Source = d.Source,
@@ -120,6 +123,7 @@ internal sealed class DealRow
         CreatedAt = d.CreatedAt.UtcTicks,
         StageEnteredAt = d.StageEnteredAt.UtcTicks,
         ClosedAt = d.ClosedAt?.UtcTicks,
+        ClosedMonth = d.ClosedAt is { } closed ? DealMonths.Of(closed) : null,
         LastActivityAt = d.LastActivityAt.UtcTicks,
         UpdatedAt = d.UpdatedAt.UtcTicks,
     };
@@ -246,6 +250,7 @@ internal static class PipelineModel
             b.HasIndex(r => new { r.TenantId, r.StageId, r.Status, r.LastActivityAt });
             b.HasIndex(r => new { r.TenantId, r.PipelineId, r.Status, r.ExpectedCloseMonth });
             b.HasIndex(r => new { r.TenantId, r.PipelineId, r.CreatedAt });
+            b.HasIndex(r => new { r.TenantId, r.PipelineId, r.ClosedAt });
         });
 
         modelBuilder.Entity<DealHistoryRow>(b =>
@@ -415,6 +420,40 @@ public sealed class EfPipelineStore<TContext> : IPipelineStore
 
         var rows = await query.OrderBy(r => r.Id).Take(limit).ToListAsync(cancellationToken).ConfigureAwait(false);
         return rows.ConvertAll(r => r.ToDeal());
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<IReadOnlyList<OpenDealSum>> SumOpenDealsAsync(string tenantId, Guid pipelineId, string? ownerId, CancellationToken cancellationToken)
+    {
+        var query = Deals(tenantId).Where(r => r.PipelineId == pipelineId && r.Status == DealStatus.Open);
+        if (ownerId is not null)
+        {
+            query = query.Where(r => r.OwnerId == ownerId);
+        }
+
+        var sums = await query
+            .GroupBy(r => new { r.StageId, r.ExpectedCloseMonth, r.Currency })
+            .Select(g => new { g.Key.StageId, g.Key.ExpectedCloseMonth, g.Key.Currency, Amount = g.Sum(r => r.Amount), Count = g.LongCount() })
+            .ToListAsync(cancellationToken).ConfigureAwait(false);
+        return sums.ConvertAll(s => new OpenDealSum(s.StageId, s.ExpectedCloseMonth, s.Currency, s.Amount, s.Count));
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<IReadOnlyList<ClosedDealSum>> SumClosedDealsAsync(string tenantId, Guid pipelineId, string? ownerId, DateTimeOffset closedFrom, DateTimeOffset closedTo, CancellationToken cancellationToken)
+    {
+        var from = closedFrom.UtcTicks;
+        var to = closedTo.UtcTicks;
+        var query = Deals(tenantId).Where(r => r.PipelineId == pipelineId && r.ClosedAt >= from && r.ClosedAt < to);
+        if (ownerId is not null)
+        {
+            query = query.Where(r => r.OwnerId == ownerId);
+        }
+
+        var sums = await query
+            .GroupBy(r => new { r.Status, r.ClosedMonth, r.Currency })
+            .Select(g => new { g.Key.Status, g.Key.ClosedMonth, g.Key.Currency, Amount = g.Sum(r => r.Amount), Count = g.LongCount(), Cycle = g.Sum(r => r.ClosedAt!.Value - r.CreatedAt) })
+            .ToListAsync(cancellationToken).ConfigureAwait(false);
+        return sums.ConvertAll(s => new ClosedDealSum(s.Status, s.ClosedMonth!.Value, s.Currency, s.Amount, s.Count, s.Cycle));
     }
 
     /// <inheritdoc />

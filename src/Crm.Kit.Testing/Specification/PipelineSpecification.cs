@@ -196,6 +196,66 @@ public abstract class PipelineSpecification : CrmSpecification
         Assert.Equal(("DealId", "same-customer"), (foreign.Errors[0].Field, foreign.Errors[0].Rule));
     }
 
+    /// <summary>
+    /// The weighted forecast sums amount × stage probability by expected-close month and currency, beside the best
+    /// case and what was won; win rate, sales cycle and velocity come from the deals closed in the period.
+    /// </summary>
+    [Fact]
+    public virtual async Task Forecast_outcomes_and_velocity()
+    {
+        var host = CreatePipelineHost();
+        var pipeline = await CreateSalesPipelineAsync(host);
+        var customer = await host.Customers.CreateAsync(Faker.Person(), Cancel);
+        var t0 = Clock.GetUtcNow();
+        async Task<Deal> DealAsync(decimal amount, string currency, int stage, DateOnly? close, string owner = "ann") =>
+            await host.Pipelines.CreateDealAsync(new DealDraft
+            {
+                PipelineId = pipeline.Id,
+                StageId = pipeline.Stages[stage].Id,
+                CustomerId = customer.Id,
+                Title = "Deal",
+                Amount = amount,
+                Currency = currency,
+                ExpectedCloseDate = close,
+                OwnerId = owner,
+            }, owner, Cancel);
+
+        await DealAsync(1000m, "USD", 0, new DateOnly(2026, 3, 15));
+        await DealAsync(2000m, "USD", 1, new DateOnly(2026, 3, 20));
+        await DealAsync(500m, "EUR", 2, new DateOnly(2026, 3, 31));
+        await DealAsync(3000m, "USD", 2, new DateOnly(2026, 4, 10), owner: "bob");
+        await DealAsync(700m, "USD", 0, null);
+        await DealAsync(400m, "USD", 1, new DateOnly(2026, 7, 1));
+        var won = await DealAsync(1500m, "USD", 2, new DateOnly(2026, 3, 5));
+        var lost = await DealAsync(800m, "USD", 1, new DateOnly(2026, 3, 5));
+        Clock.Advance(TimeSpan.FromDays(4));
+        await host.Pipelines.LoseDealAsync(lost.Id, lost.Version, "Price", "ann", Cancel);
+        Clock.Advance(TimeSpan.FromDays(6));
+        await host.Pipelines.WinDealAsync(won.Id, won.Version, "ann", Cancel);
+
+        var forecast = await host.Pipelines.GetForecastAsync(pipeline.Id, new DateOnly(2026, 3, 1), new DateOnly(2026, 4, 30), cancellationToken: Cancel);
+        Assert.Equal(
+            [
+                new ForecastMonth(new DateOnly(2026, 3, 1), "EUR", 400m, 500m, 0m, 1, 0),
+                new ForecastMonth(new DateOnly(2026, 3, 1), "USD", 1200m, 3000m, 1500m, 2, 1),
+                new ForecastMonth(new DateOnly(2026, 4, 1), "USD", 2400m, 3000m, 0m, 1, 0),
+                new ForecastMonth(null, "USD", 140m, 700m, 0m, 1, 0),
+            ],
+            forecast);
+        Assert.Equal([new ForecastMonth(new DateOnly(2026, 4, 1), "USD", 2400m, 3000m, 0m, 1, 0)], await host.Pipelines.GetForecastAsync(pipeline.Id, new DateOnly(2026, 3, 1), new DateOnly(2026, 4, 30), "bob", Cancel));
+
+        var outcomes = await host.Pipelines.GetOutcomesAsync(pipeline.Id, t0, t0.AddDays(30), cancellationToken: Cancel);
+        Assert.Equal((1L, 1L, 0.5m, (TimeSpan?)TimeSpan.FromDays(10)), (outcomes.Won, outcomes.Lost, outcomes.WinRate, outcomes.AverageSalesCycle));
+        Assert.Equal([new WonAmounts("USD", 1, 1500m)], outcomes.ByCurrency);
+        Assert.Equal(1500m, outcomes.ByCurrency[0].AverageDealSize);
+        var none = await host.Pipelines.GetOutcomesAsync(pipeline.Id, t0.AddDays(30), t0.AddDays(60), cancellationToken: Cancel);
+        Assert.Null(none.WinRate);
+
+        var velocity = Assert.Single(await host.Pipelines.GetVelocityAsync(pipeline.Id, t0, t0.AddDays(30), cancellationToken: Cancel));
+        Assert.Equal(new PipelineVelocity("USD", 5, 0.5m, 1500m, TimeSpan.FromDays(10), 375m), velocity);
+        await Assert.ThrowsAsync<CrmValidationException>(async () => await host.Pipelines.GetForecastAsync(pipeline.Id, new DateOnly(2026, 4, 1), new DateOnly(2026, 3, 1), cancellationToken: Cancel));
+    }
+
     /// <summary>Two people moving the same deal at once: one wins, the other gets the concurrency error, and the history has no phantom entry.</summary>
     [Fact]
     public virtual async Task Concurrent_moves_have_one_winner()

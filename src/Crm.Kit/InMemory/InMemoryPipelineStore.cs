@@ -207,6 +207,38 @@ public sealed class InMemoryPipelineStore : IPipelineStore
     }
 
     /// <inheritdoc />
+    public ValueTask<IReadOnlyList<OpenDealSum>> SumOpenDealsAsync(string tenantId, Guid pipelineId, string? ownerId, CancellationToken cancellationToken)
+    {
+        var deals = Deals(tenantId, d => d.PipelineId == pipelineId && d.Status == DealStatus.Open && (ownerId is null || d.OwnerId == ownerId));
+        return new([.. deals
+            .GroupBy(d => (d.StageId, Month: d.ExpectedCloseDate is { } date ? DealMonths.Of(date) : (int?)null, d.Currency))
+            .Select(g => new OpenDealSum(g.Key.StageId, g.Key.Month, g.Key.Currency, g.Sum(d => d.Amount), g.LongCount()))]);
+    }
+
+    /// <inheritdoc />
+    public ValueTask<IReadOnlyList<ClosedDealSum>> SumClosedDealsAsync(string tenantId, Guid pipelineId, string? ownerId, DateTimeOffset closedFrom, DateTimeOffset closedTo, CancellationToken cancellationToken)
+    {
+        var deals = Deals(tenantId, d => d.PipelineId == pipelineId && d.ClosedAt is { } closed && closed >= closedFrom && closed < closedTo && (ownerId is null || d.OwnerId == ownerId));
+        return new([.. deals
+            .GroupBy(d => (d.Status, Month: DealMonths.Of(d.ClosedAt!.Value), d.Currency))
+            .Select(g => new ClosedDealSum(g.Key.Status, g.Key.Month, g.Key.Currency, g.Sum(d => d.Amount), g.LongCount(), g.Sum(d => (d.ClosedAt!.Value - d.CreatedAt).Ticks)))]);
+    }
+
+    /// <summary>A snapshot of the tenant's deals that match, read under the index lock.</summary>
+    private List<Deal> Deals(string tenantId, Func<Deal, bool> match)
+    {
+        if (_deals.Rows(tenantId) is not { } rows)
+        {
+            return [];
+        }
+
+        lock (rows.Index)
+        {
+            return [.. rows.Rows.Values.Where(match)];
+        }
+    }
+
+    /// <inheritdoc />
     public ValueTask<int> ReassignCustomerAsync(string tenantId, Guid fromCustomerId, Guid toCustomerId, CancellationToken cancellationToken) =>
         _deals.UpdateManyAsync(
             tenantId,

@@ -45,6 +45,18 @@ public interface IPipelineStore
     /// </summary>
     ValueTask<IReadOnlyList<Deal>> ListOpenDealsInStageAsync(string tenantId, Guid pipelineId, Guid stageId, DateTimeOffset? idleBefore, string? ownerId, Guid? afterId, int limit, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Sums the pipeline's open deals (only the owner's, when given) by stage, expected-close month and currency —
+    /// in the store (SQL <c>GROUP BY</c> in the EF adapter), never by loading the deals.
+    /// </summary>
+    ValueTask<IReadOnlyList<OpenDealSum>> SumOpenDealsAsync(string tenantId, Guid pipelineId, string? ownerId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Sums the pipeline's deals closed (won or lost) in [<paramref name="closedFrom"/>, <paramref name="closedTo"/>)
+    /// (only the owner's, when given) by status, close month and currency, with their summed sales cycles — in the store.
+    /// </summary>
+    ValueTask<IReadOnlyList<ClosedDealSum>> SumClosedDealsAsync(string tenantId, Guid pipelineId, string? ownerId, DateTimeOffset closedFrom, DateTimeOffset closedTo, CancellationToken cancellationToken);
+
     /// <summary>Moves every deal of <paramref name="fromCustomerId"/> to <paramref name="toCustomerId"/> (a merge); returns how many moved.</summary>
     ValueTask<int> ReassignCustomerAsync(string tenantId, Guid fromCustomerId, Guid toCustomerId, CancellationToken cancellationToken);
 }

@@ -453,6 +453,97 @@ public class PipelineManager
         return rotting;
     }
 
+    /// <summary>
+    /// The weighted forecast of a pipeline by expected-close month and currency: Σ amount × stage probability of
+    /// the open deals, the best case (every open deal won) and what was committed (won) in each month, for months
+    /// from <paramref name="fromMonth"/> to <paramref name="toMonth"/> (both included; only their year and month
+    /// count). Open deals without an expected close date come in a row of their own (month null). Summed in the store.
+    /// </summary>
+    public async Task<IReadOnlyList<ForecastMonth>> GetForecastAsync(Guid pipelineId, DateOnly fromMonth, DateOnly toMonth, string? ownerId = null, CancellationToken cancellationToken = default)
+    {
+        var first = DealMonths.Of(fromMonth);
+        var last = DealMonths.Of(toMonth);
+        if (last < first || last - first > 120)
+        {
+            throw new CrmValidationException(nameof(toMonth), "range", $"must be from fromMonth ({fromMonth:yyyy-MM}) up to 120 months after it (was {toMonth:yyyy-MM})");
+        }
+
+        var pipeline = await GetPipelineAsync(pipelineId, cancellationToken).ConfigureAwait(false);
+        var owner = string.IsNullOrWhiteSpace(ownerId) ? null : ownerId.Trim();
+        var open = await _store.SumOpenDealsAsync(TenantId, pipelineId, owner, cancellationToken).ConfigureAwait(false);
+        var closedFrom = new DateTimeOffset(DealMonths.FirstDay(first).ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
+        var closedTo = new DateTimeOffset(DealMonths.FirstDay(last + 1).ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
+        var closed = await _store.SumClosedDealsAsync(TenantId, pipelineId, owner, closedFrom, closedTo, cancellationToken).ConfigureAwait(false);
+
+        var rows = new Dictionary<(int? Month, string Currency), ForecastMonth>();
+        ForecastMonth Row(int? month, string currency) =>
+            rows.TryGetValue((month, currency), out var row) ? row : new ForecastMonth(month is { } m ? DealMonths.FirstDay(m) : null, currency, 0, 0, 0, 0, 0);
+
+        foreach (var sum in open.Where(o => o.ExpectedCloseMonth is null || (o.ExpectedCloseMonth >= first && o.ExpectedCloseMonth <= last)))
+        {
+            var probability = pipeline.FindStage(sum.StageId)?.WinProbability ?? 0m;
+            var row = Row(sum.ExpectedCloseMonth, sum.Currency);
+            rows[(sum.ExpectedCloseMonth, sum.Currency)] = row with
+            {
+                Weighted = row.Weighted + Math.Round(sum.Amount * probability, 4, MidpointRounding.AwayFromZero),
+                BestCase = row.BestCase + sum.Amount,
+                OpenDeals = row.OpenDeals + sum.Count,
+            };
+        }
+
+        foreach (var sum in closed.Where(c => c.Status == DealStatus.Won))
+        {
+            var row = Row(sum.ClosedMonth, sum.Currency);
+            rows[(sum.ClosedMonth, sum.Currency)] = row with { Committed = row.Committed + sum.Amount, WonDeals = row.WonDeals + sum.Count };
+        }
+
+        return [.. rows.Values.OrderBy(r => r.Month is null).ThenBy(r => r.Month).ThenBy(r => r.Currency, StringComparer.Ordinal)];
+    }
+
+    /// <summary>Win rate, won amounts per currency and the average sales cycle of the deals closed in [<paramref name="from"/>, <paramref name="to"/>). Summed in the store.</summary>
+    public async Task<DealOutcomes> GetOutcomesAsync(Guid pipelineId, DateTimeOffset from, DateTimeOffset to, string? ownerId = null, CancellationToken cancellationToken = default)
+    {
+        if (to <= from)
+        {
+            throw new CrmValidationException(nameof(to), "after-from", $"must be after from ({from:O}); was {to:O}");
+        }
+
+        await GetPipelineAsync(pipelineId, cancellationToken).ConfigureAwait(false);
+        var closed = await _store.SumClosedDealsAsync(TenantId, pipelineId, string.IsNullOrWhiteSpace(ownerId) ? null : ownerId.Trim(), from, to, cancellationToken).ConfigureAwait(false);
+        var won = closed.Where(c => c.Status == DealStatus.Won).ToList();
+        var wonCount = won.Sum(c => c.Count);
+        return new DealOutcomes(
+            wonCount,
+            closed.Where(c => c.Status == DealStatus.Lost).Sum(c => c.Count),
+            wonCount == 0 ? null : TimeSpan.FromTicks(won.Sum(c => c.CycleTicks) / wonCount),
+            [.. won.GroupBy(c => c.Currency, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => new WonAmounts(g.Key, g.Sum(c => c.Count), g.Sum(c => c.Amount)))]);
+    }
+
+    /// <summary>
+    /// Pipeline velocity per currency: open deals × win rate × average won deal size ÷ average sales cycle in days,
+    /// with the rate, size and cycle measured over deals closed in [<paramref name="from"/>, <paramref name="to"/>).
+    /// Currencies without a won deal in the period are left out (their velocity is unknown, not zero).
+    /// </summary>
+    public async Task<IReadOnlyList<PipelineVelocity>> GetVelocityAsync(Guid pipelineId, DateTimeOffset from, DateTimeOffset to, string? ownerId = null, CancellationToken cancellationToken = default)
+    {
+        var outcomes = await GetOutcomesAsync(pipelineId, from, to, ownerId, cancellationToken).ConfigureAwait(false);
+        if (outcomes.WinRate is not { } winRate || outcomes.AverageSalesCycle is not { } cycle)
+        {
+            return [];
+        }
+
+        var open = await _store.SumOpenDealsAsync(TenantId, pipelineId, string.IsNullOrWhiteSpace(ownerId) ? null : ownerId.Trim(), cancellationToken).ConfigureAwait(false);
+        var cycleDays = Math.Max((decimal)cycle.TotalDays, 1m / 24);
+        return
+        [
+            .. outcomes.ByCurrency.Select(won =>
+            {
+                var openDeals = open.Where(o => o.Currency == won.Currency).Sum(o => o.Count);
+                return new PipelineVelocity(won.Currency, openDeals, winRate, won.AverageDealSize, cycle, Math.Round(openDeals * winRate * won.AverageDealSize / cycleDays, 2, MidpointRounding.AwayFromZero));
+            }),
+        ];
+    }
+
     /// <summary>An interaction linked to a deal is activity: the deal stops rotting from its time.</summary>
     internal async Task ApplyInteractionAsync(Interaction interaction, CancellationToken cancellationToken)
     {
