@@ -354,21 +354,12 @@ public sealed class EfPipelineStore<TContext> : IPipelineStore
 
         try
         {
-            await StoreWrites.SaveAsync(_context, nameof(Deal), deal.Id, expectedVersion, cancellationToken).ConfigureAwait(false);
+            await StoreWrites.SaveUpdateAsync(_context, nameof(Deal), deal.Id, expectedVersion, () => Deals(deal.TenantId).AnyAsync(r => r.Id == deal.Id, cancellationToken), cancellationToken).ConfigureAwait(false);
         }
         catch (DbUpdateException ex) when (change is not null && UniqueViolation.Is(ex))
         {
             // The history entry of this version exists already: a concurrent change of the deal got there first.
             throw new ConcurrencyConflictException(nameof(Deal), deal.Id, expectedVersion, ex);
-        }
-        catch (ConcurrencyConflictException) when (_context.Database.CurrentTransaction is null)
-        {
-            if (!await Deals(deal.TenantId).AnyAsync(r => r.Id == deal.Id, cancellationToken).ConfigureAwait(false))
-            {
-                throw new EntityNotFoundException(nameof(Deal), deal.Id);
-            }
-
-            throw;
         }
     }
 

@@ -416,16 +416,7 @@ public sealed class EfSegmentStore<TContext> : ISegmentStore
             StoreWrites.AttachUpdate(_context, SegmentRow.From(segment), expectedVersion);
             try
             {
-                await StoreWrites.SaveAsync(_context, nameof(Segment), segment.Id, expectedVersion, cancellationToken).ConfigureAwait(false);
-            }
-            catch (ConcurrencyConflictException)
-            {
-                if (!await Rows(segment.TenantId).AnyAsync(r => r.Id == segment.Id, cancellationToken).ConfigureAwait(false))
-                {
-                    throw new EntityNotFoundException(nameof(Segment), segment.Id);
-                }
-
-                throw;
+                await StoreWrites.SaveUpdateAsync(_context, nameof(Segment), segment.Id, expectedVersion, () => Rows(segment.TenantId).AnyAsync(r => r.Id == segment.Id, cancellationToken), cancellationToken).ConfigureAwait(false);
             }
             catch (DbUpdateException ex) when (UniqueViolation.Is(ex))
             {

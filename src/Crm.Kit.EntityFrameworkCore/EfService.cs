@@ -452,19 +452,7 @@ public sealed class EfServiceCaseStore<TContext> : IServiceCaseStore
     {
         ArgumentNullException.ThrowIfNull(serviceCase);
         StoreWrites.AttachUpdate(_context, ServiceCaseRow.From(serviceCase), expectedVersion);
-        try
-        {
-            await StoreWrites.SaveAsync(_context, nameof(ServiceCase), serviceCase.Id, expectedVersion, cancellationToken).ConfigureAwait(false);
-        }
-        catch (ConcurrencyConflictException) when (_context.Database.CurrentTransaction is null)
-        {
-            if (!await Cases(serviceCase.TenantId).AnyAsync(r => r.Id == serviceCase.Id, cancellationToken).ConfigureAwait(false))
-            {
-                throw new EntityNotFoundException(nameof(ServiceCase), serviceCase.Id);
-            }
-
-            throw;
-        }
+        await StoreWrites.SaveUpdateAsync(_context, nameof(ServiceCase), serviceCase.Id, expectedVersion, () => Cases(serviceCase.TenantId).AnyAsync(r => r.Id == serviceCase.Id, cancellationToken), cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />

@@ -171,17 +171,7 @@ public sealed class EfCustomerStore<TContext> : ICustomerStore
             StoreWrites.AttachUpdate(_context, CustomerRow.From(customer), expectedVersion);
             try
             {
-                await StoreWrites.SaveAsync(_context, nameof(Customer), customer.Id, expectedVersion, cancellationToken).ConfigureAwait(false);
-            }
-            catch (ConcurrencyConflictException)
-            {
-                // Zero rows matched id, tenant and version: either someone else changed it, or it is not there (for this tenant).
-                if (!await ExistsAsync(customer.TenantId, customer.Id, cancellationToken).ConfigureAwait(false))
-                {
-                    throw new EntityNotFoundException(nameof(Customer), customer.Id);
-                }
-
-                throw;
+                await StoreWrites.SaveUpdateAsync(_context, nameof(Customer), customer.Id, expectedVersion, () => ExistsAsync(customer.TenantId, customer.Id, cancellationToken), cancellationToken).ConfigureAwait(false);
             }
             catch (DbUpdateException ex) when (UniqueViolation.Is(ex))
             {
@@ -318,19 +308,7 @@ public sealed class EfOrderStore<TContext> : IOrderStore
     public async ValueTask UpdateAsync(Order order, long expectedVersion, CancellationToken cancellationToken)
     {
         StoreWrites.AttachUpdate(_context, OrderRow.From(order), expectedVersion);
-        try
-        {
-            await StoreWrites.SaveAsync(_context, nameof(Order), order.Id, expectedVersion, cancellationToken).ConfigureAwait(false);
-        }
-        catch (ConcurrencyConflictException)
-        {
-            if (!await Rows(order.TenantId).AnyAsync(r => r.Id == order.Id, cancellationToken).ConfigureAwait(false))
-            {
-                throw new EntityNotFoundException(nameof(Order), order.Id);
-            }
-
-            throw;
-        }
+        await StoreWrites.SaveUpdateAsync(_context, nameof(Order), order.Id, expectedVersion, () => Rows(order.TenantId).AnyAsync(r => r.Id == order.Id, cancellationToken), cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
@@ -404,19 +382,7 @@ public sealed class EfInteractionStore<TContext> : IInteractionStore
     public async ValueTask UpdateAsync(Interaction interaction, long expectedVersion, CancellationToken cancellationToken)
     {
         StoreWrites.AttachUpdate(_context, InteractionRow.From(interaction), expectedVersion);
-        try
-        {
-            await StoreWrites.SaveAsync(_context, nameof(Interaction), interaction.Id, expectedVersion, cancellationToken).ConfigureAwait(false);
-        }
-        catch (ConcurrencyConflictException)
-        {
-            if (!await Rows(interaction.TenantId).AnyAsync(r => r.Id == interaction.Id, cancellationToken).ConfigureAwait(false))
-            {
-                throw new EntityNotFoundException(nameof(Interaction), interaction.Id);
-            }
-
-            throw;
-        }
+        await StoreWrites.SaveUpdateAsync(_context, nameof(Interaction), interaction.Id, expectedVersion, () => Rows(interaction.TenantId).AnyAsync(r => r.Id == interaction.Id, cancellationToken), cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />

@@ -66,6 +66,29 @@ internal static class StoreWrites
         }
     }
 
+    /// <summary>
+    /// Saves an update attached with <see cref="AttachUpdate"/>. When no row matched id, tenant and version, tells the
+    /// two causes apart: <see cref="EntityNotFoundException"/> when the record is not there (for this tenant),
+    /// <see cref="ConcurrencyConflictException"/> when someone else changed it. Other failures pass through.
+    /// </summary>
+    public static async ValueTask SaveUpdateAsync(DbContext context, string entityType, Guid id, long expectedVersion, Func<Task<bool>> exists, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await SaveAsync(context, entityType, id, expectedVersion, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ConcurrencyConflictException)
+        {
+            // A zero-row update is not a database error, so the existence check is safe inside a transaction too.
+            if (!await exists().ConfigureAwait(false))
+            {
+                throw new EntityNotFoundException(entityType, id);
+            }
+
+            throw;
+        }
+    }
+
     /// <summary>Marks <paramref name="row"/> as an update of the stored row with the same id, tenant and <paramref name="expectedVersion"/>.</summary>
     public static void AttachUpdate<TRow>(DbContext context, TRow row, long expectedVersion)
         where TRow : class
