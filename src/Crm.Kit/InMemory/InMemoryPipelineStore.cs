@@ -180,8 +180,7 @@ public sealed class InMemoryPipelineStore : IPipelineStore
                 return new(Array.Empty<Deal>());
             }
 
-            var ids = beforeId is { } before ? set.Reverse().SkipWhile(id => id.CompareTo(before) >= 0) : set.Reverse();
-            return new(_deals.Resolve(tenantId, ids.Take(limit)));
+            return new(_deals.Resolve(tenantId, InMemoryOrderStore.Before(set, beforeId).Take(limit)));
         }
     }
 

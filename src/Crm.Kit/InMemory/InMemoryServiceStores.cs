@@ -134,8 +134,7 @@ public sealed class InMemoryServiceCaseStore : IServiceCaseStore
                 return new(Array.Empty<ServiceCase>());
             }
 
-            var ids = beforeId is { } before ? set.Reverse().SkipWhile(id => id.CompareTo(before) >= 0) : set.Reverse();
-            return new(_table.Resolve(tenantId, ids.Take(limit)));
+            return new(_table.Resolve(tenantId, InMemoryOrderStore.Before(set, beforeId).Take(limit)));
         }
     }
 

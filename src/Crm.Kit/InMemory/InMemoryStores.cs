@@ -278,6 +278,12 @@ public sealed class InMemoryOrderStore : IOrderStore
             ? set.GetViewBetween((long.MinValue, Guid.Empty), (position.At.UtcTicks, position.Id)).Reverse().SkipWhile(k => k.Ticks == position.At.UtcTicks && k.Id == position.Id)
             : set.Reverse();
 
+    /// <summary>Ids newest (largest) first, only those below <paramref name="beforeId"/> when given.</summary>
+    internal static IEnumerable<Guid> Before(SortedSet<Guid> set, Guid? beforeId) =>
+        beforeId is { } before
+            ? set.GetViewBetween(Guid.Empty, before).Reverse().SkipWhile(id => id == before)
+            : set.Reverse();
+
     private static DuplicateValueException? CheckReference(OrderIndex index, Order order) =>
         index.References.TryGetValue(order.Reference, out var holder) && holder != order.Id
             ? new DuplicateValueException(nameof(Order.Reference), order.Reference)
