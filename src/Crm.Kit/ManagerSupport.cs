@@ -65,6 +65,32 @@ internal static class KeysetStream
             after = idOf(batch[^1]);
         }
     }
+
+    /// <summary>Reads a whole keyset-paged listing into a list, one batch at a time.</summary>
+    /// <param name="page">Returns up to <c>limit</c> items in the listing's order, past the given position when there is one.</param>
+    /// <param name="positionOf">An item's position in the listing (what the next page starts past).</param>
+    /// <param name="cancellationToken">Checked between batches.</param>
+    public static async ValueTask<List<T>> CollectAsync<T, TPosition>(
+        Func<TPosition?, int, ValueTask<IReadOnlyList<T>>> page,
+        Func<T, TPosition> positionOf,
+        CancellationToken cancellationToken)
+        where TPosition : struct
+    {
+        var all = new List<T>();
+        TPosition? position = null;
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var batch = await page(position, BatchSize).ConfigureAwait(false);
+            all.AddRange(batch);
+            if (batch.Count < BatchSize)
+            {
+                return all;
+            }
+
+            position = positionOf(batch[^1]);
+        }
+    }
 }
 
 /// <summary>Encodes and decodes the opaque continuation tokens of keyset-paged listings.</summary>

@@ -32,26 +32,13 @@ internal sealed class DealsContributor(IPipelineStore store, ICrmTenantContext t
 /// <summary>Takes deals into customer export and merge. Deals hold no personal free text, so erasure leaves them.</summary>
 internal sealed class DealDataParticipant(IPipelineStore store) : ICustomerDataParticipant
 {
-    private const int Batch = 500;
-
     public string Name => "deals";
 
-    public async ValueTask<object> ExportAsync(string tenantId, Guid customerId, CancellationToken cancellationToken)
-    {
-        var all = new List<Deal>();
-        Guid? before = null;
-        while (true)
-        {
-            var page = await store.ListDealsByCustomerAsync(tenantId, customerId, openOnly: false, before, Batch, cancellationToken).ConfigureAwait(false);
-            all.AddRange(page);
-            if (page.Count < Batch)
-            {
-                return all;
-            }
-
-            before = page[^1].Id;
-        }
-    }
+    public async ValueTask<object> ExportAsync(string tenantId, Guid customerId, CancellationToken cancellationToken) =>
+        await KeysetStream.CollectAsync<Deal, Guid>(
+            (before, limit) => store.ListDealsByCustomerAsync(tenantId, customerId, openOnly: false, before, limit, cancellationToken),
+            d => d.Id,
+            cancellationToken).ConfigureAwait(false);
 
     public async ValueTask ReassignAsync(string tenantId, Guid fromCustomerId, Guid toCustomerId, CancellationToken cancellationToken) =>
         await store.ReassignCustomerAsync(tenantId, fromCustomerId, toCustomerId, cancellationToken).ConfigureAwait(false);
