@@ -268,21 +268,27 @@ public class CaseManager
     {
         var recorded = 0;
         var now = _time.GetUtcNow();
+
+        // One read of the (few) policies serves the whole run; each case is read by the due query, and again only
+        // when its write lost a race.
+        var policies = await _store.ListPoliciesAsync(TenantId, cancellationToken).ConfigureAwait(false);
         while (true)
         {
             var due = await _store.ListDueAsync(TenantId, DateTimeOffset.MinValue, now, BreachBatch, cancellationToken).ConfigureAwait(false);
             var progressed = false;
             foreach (var item in due)
             {
+                ServiceCase? listed = item;
                 var (saved, breaches) = await ConcurrencyRetry.RunAsync(_options.ConcurrencyRetryLimit, _instrumentation, async () =>
                 {
-                    var current = await _store.FindByIdAsync(TenantId, item.Id, cancellationToken).ConfigureAwait(false);
+                    var current = listed ?? await _store.FindByIdAsync(TenantId, item.Id, cancellationToken).ConfigureAwait(false);
+                    listed = null;
                     if (current is null)
                     {
                         return (false, new List<CrmEvent>());
                     }
 
-                    var (updated, found) = await SaveAsync(current, current, now, cancellationToken, onlyIfChanged: true).ConfigureAwait(false);
+                    var (updated, found) = await SaveAsync(current, current, now, cancellationToken, onlyIfChanged: true, policies).ConfigureAwait(false);
                     return (!ReferenceEquals(updated, current), found);
                 }).ConfigureAwait(false);
                 progressed |= saved;
@@ -420,10 +426,11 @@ public class CaseManager
     /// Works out the SLA of <paramref name="changed"/> with the current policies, records any breach that has now
     /// happened, and stores the result over <paramref name="current"/>. With <paramref name="onlyIfChanged"/> it
     /// stores nothing (and returns <paramref name="current"/>) when the SLA came out the same (the detection run).
+    /// <paramref name="policies"/> are read from the store unless the caller already has them.
     /// </summary>
-    private async Task<(ServiceCase Case, List<CrmEvent> Breaches)> SaveAsync(ServiceCase current, ServiceCase changed, DateTimeOffset now, CancellationToken cancellationToken, bool onlyIfChanged = false)
+    private async Task<(ServiceCase Case, List<CrmEvent> Breaches)> SaveAsync(ServiceCase current, ServiceCase changed, DateTimeOffset now, CancellationToken cancellationToken, bool onlyIfChanged = false, IReadOnlyList<SlaPolicy>? policies = null)
     {
-        var policies = await _store.ListPoliciesAsync(TenantId, cancellationToken).ConfigureAwait(false);
+        policies ??= await _store.ListPoliciesAsync(TenantId, cancellationToken).ConfigureAwait(false);
         var sla = SlaClock.Compute(changed, SlaClock.Match(policies, changed), now);
         var breaches = new List<CrmEvent>();
         if (sla.FirstResponseBreachedAt is null && sla.FirstResponseDueAt is { } responseDue &&
