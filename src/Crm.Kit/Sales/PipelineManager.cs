@@ -276,7 +276,7 @@ public class PipelineManager
         ArgumentNullException.ThrowIfNull(draft);
         CheckActor(actor);
         var errors = new ValidationErrorCollector();
-        CheckDeal(errors, draft);
+        CheckDeal(errors, draft, creating: true);
         errors.ThrowIfAny();
         var pipeline = await _store.FindPipelineAsync(TenantId, draft.PipelineId, cancellationToken).ConfigureAwait(false);
         if (pipeline is null)
@@ -317,7 +317,7 @@ public class PipelineManager
     {
         ArgumentNullException.ThrowIfNull(draft);
         var errors = new ValidationErrorCollector();
-        CheckDeal(errors, draft with { PipelineId = draft.PipelineId == Guid.Empty ? Guid.NewGuid() : draft.PipelineId });
+        CheckDeal(errors, draft, creating: false);
         errors.ThrowIfAny();
         var current = await CurrentDealAsync(id, expectedVersion, cancellationToken).ConfigureAwait(false);
         if (draft.PipelineId != Guid.Empty && draft.PipelineId != current.PipelineId)
@@ -761,9 +761,12 @@ public class PipelineManager
         }
     }
 
-    private static void CheckDeal(ValidationErrorCollector errors, DealDraft draft)
+    /// <param name="errors">Collects the broken rules.</param>
+    /// <param name="draft">The draft.</param>
+    /// <param name="creating">Whether the deal is being created: only then is the pipeline required (an update keeps it).</param>
+    private static void CheckDeal(ValidationErrorCollector errors, DealDraft draft, bool creating)
     {
-        if (draft.PipelineId == Guid.Empty)
+        if (creating && draft.PipelineId == Guid.Empty)
         {
             errors.Add(nameof(draft.PipelineId), "required", "is required");
         }
