@@ -93,6 +93,31 @@ public sealed class Customer360Options
     public int OpenDeals { get; set; } = 20;
 }
 
+/// <summary>Checks <see cref="Customer360Options"/> at start-up.</summary>
+internal sealed class Customer360OptionsValidator : IValidateOptions<Customer360Options>
+{
+    public ValidateOptionsResult Validate(string? name, Customer360Options options)
+    {
+        var failures = new List<string>();
+        if (options.RecentInteractions is < 1 or > 100)
+        {
+            failures.Add($"Customer360Options.RecentInteractions: must be from 1 to 100 (was {options.RecentInteractions}).");
+        }
+
+        if (options.OpenCases is < 1 or > 100)
+        {
+            failures.Add($"Customer360Options.OpenCases: must be from 1 to 100 (was {options.OpenCases}).");
+        }
+
+        if (options.OpenDeals is < 1 or > 100)
+        {
+            failures.Add($"Customer360Options.OpenDeals: must be from 1 to 100 (was {options.OpenDeals}).");
+        }
+
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+}
+
 /// <summary>Composes the <see cref="Customer360"/> view from the core stores and every registered module.</summary>
 public class Customer360Service
 {

@@ -1,4 +1,3 @@
-using Crm.Kit.Customers;
 using Microsoft.Extensions.Options;
 
 namespace Crm.Kit.Service;
@@ -26,31 +25,6 @@ internal sealed class ServiceOptionsValidator : IValidateOptions<ServiceOptions>
         if (duplicates.Count > 0)
         {
             failures.Add($"ServiceOptions.CaseKinds: {string.Join(", ", duplicates)} listed more than once (kinds compare case-insensitively).");
-        }
-
-        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
-    }
-}
-
-/// <summary>Checks <see cref="Customer360Options"/> at start-up.</summary>
-internal sealed class Customer360OptionsValidator : IValidateOptions<Customer360Options>
-{
-    public ValidateOptionsResult Validate(string? name, Customer360Options options)
-    {
-        var failures = new List<string>();
-        if (options.RecentInteractions is < 1 or > 100)
-        {
-            failures.Add($"Customer360Options.RecentInteractions: must be from 1 to 100 (was {options.RecentInteractions}).");
-        }
-
-        if (options.OpenCases is < 1 or > 100)
-        {
-            failures.Add($"Customer360Options.OpenCases: must be from 1 to 100 (was {options.OpenCases}).");
-        }
-
-        if (options.OpenDeals is < 1 or > 100)
-        {
-            failures.Add($"Customer360Options.OpenDeals: must be from 1 to 100 (was {options.OpenDeals}).");
         }
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
