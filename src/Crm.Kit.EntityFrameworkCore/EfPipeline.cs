@@ -1,3 +1,4 @@
+using System.Linq.Expressions;
 using System.Text.Json;
 using Crm.Kit.Customers;
 using Crm.Kit.Sales;
@@ -183,6 +184,9 @@ internal sealed class DealHistoryRow
 
     public long At { get; set; }
 
+    /// <summary>Ticks the deal spent open in the from-stage, when this change ended a stay: summarised per stage in SQL.</summary>
+    public long? TimeInStage { get; set; }
+
     public string Actor { get; set; } = string.Empty;
 
     public static DealHistoryRow From(DealStageChange c) => new()
@@ -197,6 +201,7 @@ internal sealed class DealHistoryRow
         FromStatus = c.FromStatus,
         ToStatus = c.ToStatus,
         At = c.At.UtcTicks,
+        TimeInStage = c.TimeInStage?.Ticks,
         Actor = c.Actor,
     };
 
@@ -212,6 +217,7 @@ internal sealed class DealHistoryRow
         FromStatus = FromStatus,
         ToStatus = ToStatus,
         At = Ticks.ToTime(At),
+        TimeInStage = TimeInStage is { } ticks ? TimeSpan.FromTicks(ticks) : null,
         Actor = Actor,
     };
 }
@@ -248,7 +254,9 @@ internal static class PipelineModel
             b.Property(r => r.Document).IsRequired();
             b.HasIndex(r => new { r.TenantId, r.CustomerId, r.Id });
             b.HasIndex(r => new { r.TenantId, r.StageId, r.Status, r.LastActivityAt });
-            b.HasIndex(r => new { r.TenantId, r.PipelineId, r.Status, r.ExpectedCloseMonth });
+
+            // Covers the forecast: its GROUP BY reads this index in order and never touches the table.
+            b.HasIndex(r => new { r.TenantId, r.PipelineId, r.Status, r.StageId, r.ExpectedCloseMonth, r.Currency, r.Amount });
             b.HasIndex(r => new { r.TenantId, r.PipelineId, r.CreatedAt });
             b.HasIndex(r => new { r.TenantId, r.PipelineId, r.ClosedAt });
         });
@@ -262,6 +270,9 @@ internal static class PipelineModel
             b.Property(r => r.Actor).HasMaxLength(200).IsRequired();
             b.HasIndex(r => new { r.TenantId, r.DealId, r.Sequence }).IsUnique();
             b.HasIndex(r => new { r.TenantId, r.PipelineId, r.At });
+
+            // The median of a stage's stays reads this index in order instead of sorting the stays.
+            b.HasIndex(r => new { r.TenantId, r.FromStageId, r.TimeInStage });
         });
     }
 }
@@ -442,9 +453,60 @@ public sealed class EfPipelineStore<TContext> : IPipelineStore
 
         var sums = await query
             .GroupBy(r => new { r.Status, r.ClosedMonth, r.Currency })
-            .Select(g => new { g.Key.Status, g.Key.ClosedMonth, g.Key.Currency, Amount = g.Sum(r => r.Amount), Count = g.LongCount(), Cycle = g.Sum(r => r.ClosedAt!.Value - r.CreatedAt) })
+            .Select(g => new { g.Key.Status, g.Key.ClosedMonth, g.Key.Currency, Amount = g.Sum(r => r.Amount), Count = g.LongCount(), Cycle = g.Sum(r => (r.ClosedAt!.Value - r.CreatedAt) / TimeSpan.TicksPerSecond) })
             .ToListAsync(cancellationToken).ConfigureAwait(false);
         return sums.ConvertAll(s => new ClosedDealSum(s.Status, s.ClosedMonth!.Value, s.Currency, s.Amount, s.Count, s.Cycle));
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<IReadOnlyList<FunnelCount>> CountFunnelAsync(string tenantId, Guid pipelineId, string? ownerId, DateTimeOffset createdFrom, DateTimeOffset createdTo, IReadOnlyList<Guid> stageOrder, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(stageOrder);
+        var from = createdFrom.UtcTicks;
+        var to = createdTo.UtcTicks;
+        var deals = Deals(tenantId).Where(r => r.PipelineId == pipelineId && r.CreatedAt >= from && r.CreatedAt < to);
+        if (ownerId is not null)
+        {
+            deals = deals.Where(r => r.OwnerId == ownerId);
+        }
+
+        var history = _context.Set<DealHistoryRow>().AsNoTracking();
+        var position = StagePosition.Of(stageOrder);
+        var counts = await deals
+            .Select(d => new { d.Status, Furthest = history.Where(h => h.TenantId == d.TenantId && h.DealId == d.Id).Select(position).Max() })
+            .GroupBy(x => new { x.Status, x.Furthest })
+            .Select(g => new { g.Key.Status, g.Key.Furthest, Count = g.LongCount() })
+            .ToListAsync(cancellationToken).ConfigureAwait(false);
+        return counts.ConvertAll(c => new FunnelCount(c.Furthest ?? -1, c.Status, c.Count));
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<IReadOnlyList<StageTimeSum>> SummarizeStageTimesAsync(string tenantId, Guid pipelineId, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken)
+    {
+        var fromTicks = from.UtcTicks;
+        var toTicks = to.UtcTicks;
+        var stays = _context.Set<DealHistoryRow>().AsNoTracking()
+            .Where(h => h.TenantId == tenantId && h.PipelineId == pipelineId && h.At >= fromTicks && h.At < toTicks && h.TimeInStage != null && h.FromStageId != null);
+        var groups = await stays
+            .GroupBy(h => h.FromStageId)
+            .Select(g => new { Stage = g.Key, Count = g.LongCount(), Mean = g.Average(h => (double)h.TimeInStage!.Value) })
+            .ToListAsync(cancellationToken).ConfigureAwait(false);
+
+        var sums = new List<StageTimeSum>(groups.Count);
+        foreach (var group in groups)
+        {
+            // SQL has no portable median: read the one or two middle stays of the stage in order.
+            var middle = await stays.Where(h => h.FromStageId == group.Stage)
+                .OrderBy(h => h.TimeInStage)
+                .Skip(checked((int)((group.Count - 1) / 2)))
+                .Take(group.Count % 2 == 0 ? 2 : 1)
+                .Select(h => h.TimeInStage!.Value)
+                .ToListAsync(cancellationToken).ConfigureAwait(false);
+            var median = middle.Count == 2 ? (long)(((Int128)middle[0] + middle[1]) / 2) : middle[0];
+            sums.Add(new StageTimeSum(group.Stage!.Value, group.Count, TimeSpan.FromTicks((long)group.Mean), TimeSpan.FromTicks(median)));
+        }
+
+        return sums;
     }
 
     /// <inheritdoc />
@@ -452,4 +514,33 @@ public sealed class EfPipelineStore<TContext> : IPipelineStore
         await _context.Set<DealRow>().Where(r => r.TenantId == tenantId && r.CustomerId == fromCustomerId)
             .ExecuteUpdateAsync(s => s.SetProperty(r => r.CustomerId, toCustomerId).SetProperty(r => r.Version, r => r.Version + 1), cancellationToken)
             .ConfigureAwait(false);
+}
+
+/// <summary>Builds the SQL <c>CASE</c> that turns a history entry's stage into its position in the pipeline.</summary>
+internal sealed class StagePosition
+{
+    // A field of an object the query captures: EF sends each stage id as a parameter rather than a literal.
+    private readonly Guid[] _stages;
+
+    private StagePosition(Guid[] stages) => _stages = stages;
+
+    /// <summary><c>h => h.ToStageId == stages[0] ? 0 : h.ToStageId == stages[1] ? 1 : … : -1</c>, as a nullable so <c>MAX</c> over no rows is null.</summary>
+    public static Expression<Func<DealHistoryRow, int?>> Of(IReadOnlyList<Guid> stageOrder)
+    {
+        var holder = new StagePosition([.. stageOrder]);
+        var entry = Expression.Parameter(typeof(DealHistoryRow), "h");
+        var stageId = Expression.Property(entry, nameof(DealHistoryRow.ToStageId));
+        var stages = Expression.Field(Expression.Constant(holder), nameof(_stages));
+        Expression body = Expression.Constant(-1, typeof(int?));
+        for (var i = holder._stages.Length - 1; i >= 0; i--)
+        {
+            var stage = Expression.ArrayIndex(stages, Expression.Constant(i));
+            body = Expression.Condition(
+                Expression.Equal(stageId, stage),
+                Expression.Constant(i, typeof(int?)),
+                body);
+        }
+
+        return Expression.Lambda<Func<DealHistoryRow, int?>>(body, entry);
+    }
 }

@@ -256,6 +256,78 @@ public abstract class PipelineSpecification : CrmSpecification
         await Assert.ThrowsAsync<CrmValidationException>(async () => await host.Pipelines.GetForecastAsync(pipeline.Id, new DateOnly(2026, 4, 1), new DateOnly(2026, 3, 1), cancellationToken: Cancel));
     }
 
+    /// <summary>
+    /// The funnel counts a deal at every stage up to the furthest its history reached (skipped stages included, and
+    /// every stage for a won deal) for deals created in the period; stage times are the mean and median of the stays
+    /// that ended in the period, without the time a deal spent closed before a reopening.
+    /// </summary>
+    [Fact]
+    public virtual async Task Funnel_and_time_in_stage()
+    {
+        var host = CreatePipelineHost();
+        var pipeline = await CreateSalesPipelineAsync(host);
+        var other = await CreateSalesPipelineAsync(host, "Renewals");
+        await CreateDealAsync(host, pipeline); // created before the period: not in the funnel
+        Clock.Advance(TimeSpan.FromHours(1));
+        var t0 = Clock.GetUtcNow();
+        var deals = new List<Deal>();
+        for (var i = 0; i < 6; i++)
+        {
+            deals.Add(await CreateDealAsync(host, pipeline, owner: i == 5 ? "bob" : "ann"));
+        }
+
+        var elsewhere = await CreateDealAsync(host, other);
+        var (q, p, n) = (pipeline.Stages[0].Id, pipeline.Stages[1].Id, pipeline.Stages[2].Id);
+        async Task At(int day, int index, Func<Deal, Task<Deal>> change)
+        {
+            Clock.SetUtcNow(t0.AddDays(day));
+            var current = await host.Pipelines.GetDealAsync(deals[index].Id, Cancel);
+            await change(current);
+        }
+
+        Task<Deal> Move(Deal d, Guid stage) => host.Pipelines.MoveDealAsync(d.Id, d.Version, stage, "ann", Cancel);
+        Task<Deal> Win(Deal d) => host.Pipelines.WinDealAsync(d.Id, d.Version, "ann", Cancel);
+        Task<Deal> Lose(Deal d) => host.Pipelines.LoseDealAsync(d.Id, d.Version, "Price", "ann", Cancel);
+
+        await At(1, 0, d => Move(d, p));
+        await At(1, 4, d => Move(d, p));
+        await At(2, 1, d => Move(d, n));
+        await At(3, 0, d => Move(d, n));
+        await At(3, 1, Lose);
+        await At(3, 5, d => Move(d, p));
+        await At(4, 2, Win);
+        await At(6, 0, Win);
+        await At(6, 4, Lose);
+        await At(10, 2, d => host.Pipelines.ReopenDealAsync(d.Id, d.Version, "ann", Cancel));
+        await At(11, 2, Win);
+        var moved = await host.Pipelines.MoveDealAsync(elsewhere.Id, elsewhere.Version, other.Stages[1].Id, "ann", Cancel);
+        await host.Pipelines.WinDealAsync(moved.Id, moved.Version, "ann", Cancel);
+
+        var funnel = await host.Pipelines.GetFunnelAsync(pipeline.Id, t0, t0.AddDays(1), cancellationToken: Cancel);
+        Assert.Equal((6L, 2L, 2L, 2L, (decimal?)0.3333m), (funnel.Deals, funnel.Open, funnel.Won, funnel.Lost, funnel.OverallConversion));
+        Assert.Equal(
+            [new FunnelStep(q, "Qualified", 6, 5), new FunnelStep(p, "Proposal", 5, 3), new FunnelStep(n, "Negotiation", 3, 2)],
+            funnel.Steps);
+        Assert.Equal([0.8333m, 0.6m, 0.6667m], funnel.Steps.Select(s => s.Conversion));
+        var ann = await host.Pipelines.GetFunnelAsync(pipeline.Id, t0, t0.AddDays(1), "ann", Cancel);
+        Assert.Equal([5L, 4L, 3L], ann.Steps.Select(s => s.Reached));
+        var empty = await host.Pipelines.GetFunnelAsync(pipeline.Id, t0.AddDays(1), t0.AddDays(2), cancellationToken: Cancel);
+        Assert.Equal((0L, 0L, (decimal?)null), (empty.Deals, empty.Steps[0].Reached, empty.Steps[0].Conversion));
+
+        var times = await host.Pipelines.GetStageTimesAsync(pipeline.Id, t0, t0.AddDays(30), Cancel);
+        Assert.Equal(
+            [
+                new StageTime(q, "Qualified", 6, TimeSpan.FromDays(2), TimeSpan.FromDays(1.5)),
+                new StageTime(p, "Proposal", 2, TimeSpan.FromDays(3.5), TimeSpan.FromDays(3.5)),
+                new StageTime(n, "Negotiation", 2, TimeSpan.FromDays(2), TimeSpan.FromDays(2)),
+            ],
+            times);
+        var firstDays = await host.Pipelines.GetStageTimesAsync(pipeline.Id, t0, t0.AddDays(5), Cancel);
+        Assert.Equal(new StageTime(q, "Qualified", 5, TimeSpan.FromDays(2.2), TimeSpan.FromDays(2)), firstDays[0]);
+        Assert.Equal(TimeSpan.FromDays(4), (await host.Pipelines.GetHistoryAsync(deals[2].Id, Cancel))[1].TimeInStage);
+        await Assert.ThrowsAsync<CrmValidationException>(async () => await host.Pipelines.GetFunnelAsync(pipeline.Id, t0, t0, cancellationToken: Cancel));
+    }
+
     /// <summary>Two people moving the same deal at once: one wins, the other gets the concurrency error, and the history has no phantom entry.</summary>
     [Fact]
     public virtual async Task Concurrent_moves_have_one_winner()

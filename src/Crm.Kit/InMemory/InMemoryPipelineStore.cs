@@ -220,7 +220,92 @@ public sealed class InMemoryPipelineStore : IPipelineStore
         var deals = Deals(tenantId, d => d.PipelineId == pipelineId && d.ClosedAt is { } closed && closed >= closedFrom && closed < closedTo && (ownerId is null || d.OwnerId == ownerId));
         return new([.. deals
             .GroupBy(d => (d.Status, Month: DealMonths.Of(d.ClosedAt!.Value), d.Currency))
-            .Select(g => new ClosedDealSum(g.Key.Status, g.Key.Month, g.Key.Currency, g.Sum(d => d.Amount), g.LongCount(), g.Sum(d => (d.ClosedAt!.Value - d.CreatedAt).Ticks)))]);
+            .Select(g => new ClosedDealSum(g.Key.Status, g.Key.Month, g.Key.Currency, g.Sum(d => d.Amount), g.LongCount(), g.Sum(d => (d.ClosedAt!.Value - d.CreatedAt).Ticks / TimeSpan.TicksPerSecond)))]);
+    }
+
+    /// <inheritdoc />
+    public ValueTask<IReadOnlyList<FunnelCount>> CountFunnelAsync(string tenantId, Guid pipelineId, string? ownerId, DateTimeOffset createdFrom, DateTimeOffset createdTo, IReadOnlyList<Guid> stageOrder, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(stageOrder);
+        if (_deals.Rows(tenantId) is not { } rows)
+        {
+            return new(Array.Empty<FunnelCount>());
+        }
+
+        var positions = new Dictionary<Guid, int>(stageOrder.Count);
+        for (var i = 0; i < stageOrder.Count; i++)
+        {
+            positions.TryAdd(stageOrder[i], i);
+        }
+
+        var counts = new Dictionary<(int Furthest, DealStatus Status), long>();
+        lock (rows.Index)
+        {
+            foreach (var deal in rows.Rows.Values)
+            {
+                if (deal.PipelineId != pipelineId || deal.CreatedAt < createdFrom || deal.CreatedAt >= createdTo || (ownerId is not null && deal.OwnerId != ownerId))
+                {
+                    continue;
+                }
+
+                var furthest = -1;
+                if (rows.Index.History.TryGetValue(deal.Id, out var history))
+                {
+                    foreach (var change in history)
+                    {
+                        if (positions.TryGetValue(change.ToStageId, out var position) && position > furthest)
+                        {
+                            furthest = position;
+                        }
+                    }
+                }
+
+                counts[(furthest, deal.Status)] = counts.GetValueOrDefault((furthest, deal.Status)) + 1;
+            }
+        }
+
+        return new([.. counts.Select(c => new FunnelCount(c.Key.Furthest, c.Key.Status, c.Value))]);
+    }
+
+    /// <inheritdoc />
+    public ValueTask<IReadOnlyList<StageTimeSum>> SummarizeStageTimesAsync(string tenantId, Guid pipelineId, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken)
+    {
+        var stays = new Dictionary<Guid, List<long>>();
+        var index = _deals.Index(tenantId);
+        lock (index)
+        {
+            foreach (var history in index.History.Values)
+            {
+                foreach (var change in history)
+                {
+                    if (change.TimeInStage is { } time && change.FromStageId is { } stage && change.PipelineId == pipelineId && change.At >= from && change.At < to)
+                    {
+                        if (!stays.TryGetValue(stage, out var times))
+                        {
+                            stays[stage] = times = [];
+                        }
+
+                        times.Add(time.Ticks);
+                    }
+                }
+            }
+        }
+
+        return new([.. stays.Select(s => Summarize(s.Key, s.Value))]);
+    }
+
+    private static StageTimeSum Summarize(Guid stageId, List<long> times)
+    {
+        times.Sort();
+        Int128 total = 0;
+        foreach (var time in times)
+        {
+            total += time;
+        }
+
+        var middle = times.Count / 2;
+        var median = times.Count % 2 == 1 ? times[middle] : (long)(((Int128)times[middle - 1] + times[middle]) / 2);
+        return new StageTimeSum(stageId, times.Count, TimeSpan.FromTicks((long)(total / times.Count)), TimeSpan.FromTicks(median));
     }
 
     /// <summary>A snapshot of the tenant's deals that match, read under the index lock.</summary>

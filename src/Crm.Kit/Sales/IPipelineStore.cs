@@ -57,6 +57,19 @@ public interface IPipelineStore
     /// </summary>
     ValueTask<IReadOnlyList<ClosedDealSum>> SumClosedDealsAsync(string tenantId, Guid pipelineId, string? ownerId, DateTimeOffset closedFrom, DateTimeOffset closedTo, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Counts the pipeline's deals created in [<paramref name="createdFrom"/>, <paramref name="createdTo"/>) (only the
+    /// owner's, when given) by status and by the furthest stage their history reaches, as a position in
+    /// <paramref name="stageOrder"/> — in the store (one grouped SQL query in the EF adapter).
+    /// </summary>
+    ValueTask<IReadOnlyList<FunnelCount>> CountFunnelAsync(string tenantId, Guid pipelineId, string? ownerId, DateTimeOffset createdFrom, DateTimeOffset createdTo, IReadOnlyList<Guid> stageOrder, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The count, mean and median of the stays (<see cref="DealStageChange.TimeInStage"/>) that ended in
+    /// [<paramref name="from"/>, <paramref name="to"/>) in the pipeline, per stage — in the store.
+    /// </summary>
+    ValueTask<IReadOnlyList<StageTimeSum>> SummarizeStageTimesAsync(string tenantId, Guid pipelineId, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken);
+
     /// <summary>Moves every deal of <paramref name="fromCustomerId"/> to <paramref name="toCustomerId"/> (a merge); returns how many moved.</summary>
     ValueTask<int> ReassignCustomerAsync(string tenantId, Guid fromCustomerId, Guid toCustomerId, CancellationToken cancellationToken);
 }

@@ -14,8 +14,8 @@ public sealed record OpenDealSum(Guid StageId, int? ExpectedCloseMonth, string C
 /// <param name="Currency">The currency.</param>
 /// <param name="Amount">The sum of the amounts.</param>
 /// <param name="Count">How many deals.</param>
-/// <param name="CycleTicks">The sum of their sales cycles (close time − creation time), in ticks.</param>
-public sealed record ClosedDealSum(DealStatus Status, int ClosedMonth, string Currency, decimal Amount, long Count, long CycleTicks);
+/// <param name="CycleSeconds">The sum of their sales cycles (close time − creation time) in whole seconds; seconds rather than ticks so a million deals cannot overflow the sum.</param>
+public sealed record ClosedDealSum(DealStatus Status, int ClosedMonth, string Currency, decimal Amount, long Count, long CycleSeconds);
 
 /// <summary>One month and currency of a forecast.</summary>
 /// <param name="Month">The first day of the month; <see langword="null"/> for open deals without an expected close date.</param>
@@ -56,6 +56,50 @@ public sealed record WonAmounts(string Currency, long Count, decimal Total)
 /// <param name="SalesCycle">The average sales cycle over the period.</param>
 /// <param name="PerDay">Open deals × win rate × average deal size ÷ cycle length in days, rounded to two decimals.</param>
 public sealed record PipelineVelocity(string Currency, long OpenDeals, decimal WinRate, decimal AverageDealSize, TimeSpan SalesCycle, decimal PerDay);
+
+/// <summary>Deals of one status that got no further than one stage, counted by the store for a funnel.</summary>
+/// <param name="FurthestPosition">The position, in the stage order the store was given, of the furthest stage the deal's history reaches; −1 when it reaches none of them.</param>
+/// <param name="Status">The deals' status now.</param>
+/// <param name="Count">How many deals.</param>
+public sealed record FunnelCount(int FurthestPosition, DealStatus Status, long Count);
+
+/// <summary>One stage of a funnel.</summary>
+/// <param name="StageId">The stage.</param>
+/// <param name="StageName">Its name.</param>
+/// <param name="Reached">Deals that reached the stage: their history got to it or to a later stage, or they were won.</param>
+/// <param name="MovedOn">Of those, the deals that reached the next active stage — or, for the last stage, were won.</param>
+public sealed record FunnelStep(Guid StageId, string StageName, long Reached, long MovedOn)
+{
+    /// <summary>Moved on ÷ reached, from 0 to 1, rounded to four decimals; <see langword="null"/> when no deal reached the stage.</summary>
+    public decimal? Conversion => Reached == 0 ? null : Math.Round((decimal)MovedOn / Reached, 4, MidpointRounding.AwayFromZero);
+}
+
+/// <summary>How the deals created in a period moved through a pipeline's active stages, and how they ended up.</summary>
+/// <param name="Deals">Deals created in the period.</param>
+/// <param name="Steps">The active stages in order, with how many deals reached each and moved on from it.</param>
+/// <param name="Open">Of the deals, those still open.</param>
+/// <param name="Won">Of the deals, those won.</param>
+/// <param name="Lost">Of the deals, those lost.</param>
+public sealed record PipelineFunnel(long Deals, IReadOnlyList<FunnelStep> Steps, long Open, long Won, long Lost)
+{
+    /// <summary>Won ÷ deals created, from 0 to 1, rounded to four decimals; <see langword="null"/> when none were created.</summary>
+    public decimal? OverallConversion => Deals == 0 ? null : Math.Round((decimal)Won / Deals, 4, MidpointRounding.AwayFromZero);
+}
+
+/// <summary>The stays in one stage that ended in a period, summarised by the store.</summary>
+/// <param name="StageId">The stage.</param>
+/// <param name="Stays">How many stays ended (a deal moved on, was won or was lost).</param>
+/// <param name="Mean">Their mean length.</param>
+/// <param name="Median">Their median length (the mean of the two middle ones when the count is even).</param>
+public sealed record StageTimeSum(Guid StageId, long Stays, TimeSpan Mean, TimeSpan Median);
+
+/// <summary>How long deals stay in one stage.</summary>
+/// <param name="StageId">The stage.</param>
+/// <param name="StageName">Its name.</param>
+/// <param name="Stays">How many stays ended in the period.</param>
+/// <param name="Mean">Their mean length.</param>
+/// <param name="Median">Their median length.</param>
+public sealed record StageTime(Guid StageId, string StageName, long Stays, TimeSpan Mean, TimeSpan Median);
 
 /// <summary>Months as the integers the stores group by.</summary>
 public static class DealMonths

@@ -503,11 +503,7 @@ public class PipelineManager
     /// <summary>Win rate, won amounts per currency and the average sales cycle of the deals closed in [<paramref name="from"/>, <paramref name="to"/>). Summed in the store.</summary>
     public async Task<DealOutcomes> GetOutcomesAsync(Guid pipelineId, DateTimeOffset from, DateTimeOffset to, string? ownerId = null, CancellationToken cancellationToken = default)
     {
-        if (to <= from)
-        {
-            throw new CrmValidationException(nameof(to), "after-from", $"must be after from ({from:O}); was {to:O}");
-        }
-
+        CheckPeriod(from, to);
         await GetPipelineAsync(pipelineId, cancellationToken).ConfigureAwait(false);
         var closed = await _store.SumClosedDealsAsync(TenantId, pipelineId, string.IsNullOrWhiteSpace(ownerId) ? null : ownerId.Trim(), from, to, cancellationToken).ConfigureAwait(false);
         var won = closed.Where(c => c.Status == DealStatus.Won).ToList();
@@ -515,7 +511,7 @@ public class PipelineManager
         return new DealOutcomes(
             wonCount,
             closed.Where(c => c.Status == DealStatus.Lost).Sum(c => c.Count),
-            wonCount == 0 ? null : TimeSpan.FromTicks(won.Sum(c => c.CycleTicks) / wonCount),
+            wonCount == 0 ? null : TimeSpan.FromSeconds((double)won.Sum(c => c.CycleSeconds) / wonCount),
             [.. won.GroupBy(c => c.Currency, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => new WonAmounts(g.Key, g.Sum(c => c.Count), g.Sum(c => c.Amount)))]);
     }
 
@@ -541,6 +537,52 @@ public class PipelineManager
                 var openDeals = open.Where(o => o.Currency == won.Currency).Sum(o => o.Count);
                 return new PipelineVelocity(won.Currency, openDeals, winRate, won.AverageDealSize, cycle, Math.Round(openDeals * winRate * won.AverageDealSize / cycleDays, 2, MidpointRounding.AwayFromZero));
             }),
+        ];
+    }
+
+    /// <summary>
+    /// The funnel of the deals created in [<paramref name="from"/>, <paramref name="to"/>) (only the owner's, when
+    /// given): for each active stage in order, how many reached it and how many of those reached the next one (the
+    /// last stage's next step is winning). A deal reached a stage when its history got to that stage or a later
+    /// one — so a deal that skipped a stage still counts there — and a won deal reached every stage. Counted in the store.
+    /// </summary>
+    public async Task<PipelineFunnel> GetFunnelAsync(Guid pipelineId, DateTimeOffset from, DateTimeOffset to, string? ownerId = null, CancellationToken cancellationToken = default)
+    {
+        CheckPeriod(from, to);
+        var pipeline = await GetPipelineAsync(pipelineId, cancellationToken).ConfigureAwait(false);
+        var order = pipeline.Stages.Select(s => s.Id).ToList();
+        var counts = await _store.CountFunnelAsync(TenantId, pipelineId, string.IsNullOrWhiteSpace(ownerId) ? null : ownerId.Trim(), from, to, order, cancellationToken).ConfigureAwait(false);
+        var won = counts.Where(c => c.Status == DealStatus.Won).Sum(c => c.Count);
+        long Reached(int position) => won + counts.Where(c => c.Status != DealStatus.Won && c.FurthestPosition >= position).Sum(c => c.Count);
+
+        var active = pipeline.Stages.Select((stage, position) => (stage, position)).Where(s => !s.stage.IsArchived).ToList();
+        var steps = active.Select((s, i) => new FunnelStep(s.stage.Id, s.stage.Name, Reached(s.position), i + 1 < active.Count ? Reached(active[i + 1].position) : won)).ToList();
+        return new PipelineFunnel(
+            counts.Sum(c => c.Count),
+            steps,
+            counts.Where(c => c.Status == DealStatus.Open).Sum(c => c.Count),
+            won,
+            counts.Where(c => c.Status == DealStatus.Lost).Sum(c => c.Count));
+    }
+
+    /// <summary>
+    /// How long deals stay in each stage: the count, mean and median of the stays that ended in
+    /// [<paramref name="from"/>, <paramref name="to"/>) — a deal moving on, being won or being lost ends its stay;
+    /// time spent closed before a reopening does not count. Stages in pipeline order, archived ones included when
+    /// stays in them ended in the period. Computed in the store.
+    /// </summary>
+    public async Task<IReadOnlyList<StageTime>> GetStageTimesAsync(Guid pipelineId, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken = default)
+    {
+        CheckPeriod(from, to);
+        var pipeline = await GetPipelineAsync(pipelineId, cancellationToken).ConfigureAwait(false);
+        var sums = (await _store.SummarizeStageTimesAsync(TenantId, pipelineId, from, to, cancellationToken).ConfigureAwait(false)).ToDictionary(s => s.StageId);
+        return
+        [
+            .. pipeline.Stages
+                .Where(s => !s.IsArchived || sums.ContainsKey(s.Id))
+                .Select(s => sums.TryGetValue(s.Id, out var sum)
+                    ? new StageTime(s.Id, s.Name, sum.Stays, sum.Mean, sum.Median)
+                    : new StageTime(s.Id, s.Name, 0, TimeSpan.Zero, TimeSpan.Zero)),
         ];
     }
 
@@ -647,13 +689,16 @@ public class PipelineManager
             FromStatus = current.Status,
             ToStatus = status,
             At = now,
+            TimeInStage = current.Status == DealStatus.Open && (stageId != current.StageId || status != DealStatus.Open) ? now - current.StageEnteredAt : null,
             Actor = actor,
         };
         var updated = current with
         {
             StageId = stageId,
             Status = status,
-            StageEnteredAt = stageId != current.StageId ? now : current.StageEnteredAt,
+
+            // A reopened deal starts a new stay in its stage: the time it spent closed is not time in the stage.
+            StageEnteredAt = stageId != current.StageId || (current.Status != DealStatus.Open && status == DealStatus.Open) ? now : current.StageEnteredAt,
             ClosedAt = status == DealStatus.Open ? null : now,
             LastActivityAt = now,
             Version = current.Version + 1,
@@ -703,6 +748,14 @@ public class PipelineManager
         if (deal.Status != status)
         {
             throw new CrmValidationException("status", "open", $"cannot {action} deal {deal.Id}: it is {deal.Status}");
+        }
+    }
+
+    private static void CheckPeriod(DateTimeOffset from, DateTimeOffset to)
+    {
+        if (to <= from)
+        {
+            throw new CrmValidationException(nameof(to), "after-from", $"must be after from ({from:O}); was {to:O}");
         }
     }
 

@@ -152,7 +152,7 @@ public sealed record Deal
     /// <summary>When it was created.</summary>
     public DateTimeOffset CreatedAt { get; init; }
 
-    /// <summary>When it entered its current stage.</summary>
+    /// <summary>When it entered its current stage, or was reopened in it: what its time in the stage is measured from.</summary>
     public DateTimeOffset StageEnteredAt { get; init; }
 
     /// <summary>When it was won or lost; cleared when reopened.</summary>
@@ -234,6 +234,12 @@ public sealed record DealStageChange
 
     /// <summary>When.</summary>
     public DateTimeOffset At { get; init; }
+
+    /// <summary>
+    /// How long the deal had been open in <see cref="FromStageId"/> when this change ended that stay (a move to
+    /// another stage, a win or a loss); <see langword="null"/> when the change ended no stay (the creation entry, a reopening).
+    /// </summary>
+    public TimeSpan? TimeInStage { get; init; }
 
     /// <summary>Who.</summary>
     public required string Actor { get; init; }
