@@ -133,6 +133,7 @@ public static class CrmKitModelBuilderExtensions
             b.Property(r => r.OwnerId).HasMaxLength(200);
             b.HasIndex(r => new { r.TenantId, r.CustomerId, r.OccurredAt, r.Id });
             b.HasIndex(r => new { r.TenantId, r.OwnerId, r.CompletedAt, r.DueAt });
+            b.HasIndex(r => new { r.TenantId, r.DealId, r.OccurredAt, r.Id });
         });
 
         return modelBuilder;

@@ -361,6 +361,31 @@ public sealed class EfInteractionStore<TContext> : IInteractionStore
     }
 
     /// <inheritdoc />
+    public async ValueTask<IReadOnlyList<Interaction>> ListByDealAsync(string tenantId, Guid dealId, KeysetPosition? before, int limit, CancellationToken cancellationToken)
+    {
+        var query = Rows(tenantId).Where(r => r.DealId == dealId);
+        if (before is { } position)
+        {
+            var ticks = position.At.UtcTicks;
+            query = query.Where(r => r.OccurredAt < ticks || (r.OccurredAt == ticks && r.Id.CompareTo(position.Id) < 0));
+        }
+
+        var rows = await query.OrderByDescending(r => r.OccurredAt).ThenByDescending(r => r.Id).Take(limit).ToListAsync(cancellationToken).ConfigureAwait(false);
+        return rows.ConvertAll(r => r.ToInteraction());
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<IReadOnlyList<Interaction>> ListOpenTasksByDealAsync(string tenantId, Guid dealId, int limit, CancellationToken cancellationToken)
+    {
+        var rows = await Rows(tenantId)
+            .Where(r => r.DealId == dealId && r.Kind == InteractionKind.Task && r.CompletedAt == null)
+            .OrderBy(r => r.DueAt == null).ThenBy(r => r.DueAt).ThenBy(r => r.Id)
+            .Take(limit)
+            .ToListAsync(cancellationToken).ConfigureAwait(false);
+        return rows.ConvertAll(r => r.ToInteraction());
+    }
+
+    /// <inheritdoc />
     public async IAsyncEnumerable<Interaction> StreamByCustomerAsync(string tenantId, Guid customerId, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var rows = await Rows(tenantId).Where(r => r.CustomerId == customerId).OrderBy(r => r.OccurredAt).ThenBy(r => r.Id)

@@ -107,6 +107,12 @@ public interface IInteractionStore
     /// <summary>Open tasks of an owner due before <paramref name="asOf"/>, soonest due first.</summary>
     ValueTask<IReadOnlyList<Interaction>> ListOverdueTasksAsync(string tenantId, string ownerId, DateTimeOffset asOf, int limit, CancellationToken cancellationToken);
 
+    /// <summary>The interactions linked to a deal, newest first (by time, then id), before <paramref name="before"/> when given.</summary>
+    ValueTask<IReadOnlyList<Interaction>> ListByDealAsync(string tenantId, Guid dealId, KeysetPosition? before, int limit, CancellationToken cancellationToken);
+
+    /// <summary>Open tasks linked to a deal, soonest due first (then by id); tasks without a due time come last.</summary>
+    ValueTask<IReadOnlyList<Interaction>> ListOpenTasksByDealAsync(string tenantId, Guid dealId, int limit, CancellationToken cancellationToken);
+
     /// <summary>Every interaction of a customer, oldest first.</summary>
     IAsyncEnumerable<Interaction> StreamByCustomerAsync(string tenantId, Guid customerId, CancellationToken cancellationToken);
 

@@ -197,6 +197,42 @@ public abstract class PipelineSpecification : CrmSpecification
     }
 
     /// <summary>
+    /// A deal's last activity is its latest linked interaction that is not an open task, and its next activity the
+    /// open linked task due soonest; completing that task moves both on. Its timeline lists only linked interactions.
+    /// </summary>
+    [Fact]
+    public virtual async Task Next_and_last_activity_come_from_linked_interactions()
+    {
+        var host = CreatePipelineHost();
+        var pipeline = await CreateSalesPipelineAsync(host);
+        var deal = await CreateDealAsync(host, pipeline);
+        var empty = await host.Pipelines.GetActivityAsync(deal.Id, Cancel);
+        Assert.Equal((deal.LastActivityAt, (Interaction?)null, (Interaction?)null), (empty.LastActivityAt, empty.LastInteraction, empty.NextTask));
+
+        Clock.Advance(TimeSpan.FromHours(1));
+        var call = await host.Interactions.RecordAsync(Faker.Interaction(deal.CustomerId, Clock.GetUtcNow()) with { DealId = deal.Id }, Cancel);
+        await host.Interactions.RecordAsync(Faker.Interaction(deal.CustomerId, Clock.GetUtcNow()), Cancel); // not linked to the deal
+        Clock.Advance(TimeSpan.FromHours(1));
+        var later = await host.Interactions.RecordAsync(Faker.Task(deal.CustomerId, "ann", Clock.GetUtcNow().AddDays(5)) with { DealId = deal.Id }, Cancel);
+        Clock.Advance(TimeSpan.FromHours(1));
+        var sooner = await host.Interactions.RecordAsync(Faker.Task(deal.CustomerId, "ann", Clock.GetUtcNow().AddDays(2)) with { DealId = deal.Id }, Cancel);
+
+        var activity = await host.Pipelines.GetActivityAsync(deal.Id, Cancel);
+        Assert.Equal((call.Id, sooner.Id), (activity.LastInteraction?.Id, activity.NextTask?.Id));
+        Assert.Equal(sooner.OccurredAt, activity.LastActivityAt);
+
+        Clock.Advance(TimeSpan.FromDays(1));
+        var done = await host.Interactions.CompleteTaskAsync(sooner.Id, Cancel);
+        activity = await host.Pipelines.GetActivityAsync(deal.Id, Cancel);
+        Assert.Equal((done.Id, later.Id), (activity.LastInteraction?.Id, activity.NextTask?.Id));
+
+        var timeline = await host.Pipelines.GetDealTimelineAsync(deal.Id, pageSize: 2, cancellationToken: Cancel);
+        var rest = await host.Pipelines.GetDealTimelineAsync(deal.Id, timeline.ContinuationToken, 2, Cancel);
+        Assert.Equal([sooner.Id, later.Id, call.Id], timeline.Items.Concat(rest.Items).Select(i => i.Id));
+        Assert.Null(rest.ContinuationToken);
+    }
+
+    /// <summary>
     /// The weighted forecast sums amount × stage probability by expected-close month and currency, beside the best
     /// case and what was won; win rate, sales cycle and velocity come from the deals closed in the period.
     /// </summary>

@@ -331,6 +331,31 @@ public sealed class InMemoryInteractionStore : IInteractionStore
     }
 
     /// <inheritdoc />
+    public ValueTask<IReadOnlyList<Interaction>> ListByDealAsync(string tenantId, Guid dealId, KeysetPosition? before, int limit, CancellationToken cancellationToken)
+    {
+        var index = _table.Index(tenantId);
+        lock (index)
+        {
+            return index.ByDeal.TryGetValue(dealId, out var set)
+                ? new(_table.Resolve(tenantId, InMemoryOrderStore.Before(set, before).Take(limit).Select(k => k.Id)))
+                : new(Array.Empty<Interaction>());
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask<IReadOnlyList<Interaction>> ListOpenTasksByDealAsync(string tenantId, Guid dealId, int limit, CancellationToken cancellationToken)
+    {
+        var index = _table.Index(tenantId);
+        lock (index)
+        {
+            // A deal's linked interactions are few: filtering them beats keeping one more index per deal.
+            return index.ByDeal.TryGetValue(dealId, out var set)
+                ? new([.. _table.Resolve(tenantId, set.Select(k => k.Id)).Where(i => i.IsOpenTask).OrderBy(i => i.DueAt is null).ThenBy(i => i.DueAt).ThenBy(i => i.Id).Take(limit)])
+                : new(Array.Empty<Interaction>());
+        }
+    }
+
+    /// <inheritdoc />
     public async IAsyncEnumerable<Interaction> StreamByCustomerAsync(string tenantId, Guid customerId, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         List<Interaction> items;

@@ -232,8 +232,16 @@ internal sealed class InteractionIndex
 
     public Dictionary<string, SortedSet<(long Ticks, Guid Id)>> OpenTasksByOwner { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>Interactions linked to each deal, by time then id.</summary>
+    public Dictionary<Guid, SortedSet<(long Ticks, Guid Id)>> ByDeal { get; } = [];
+
     public void Remove(Interaction interaction)
     {
+        if (interaction.DealId is { } dealId && ByDeal.TryGetValue(dealId, out var linked))
+        {
+            linked.Remove((interaction.OccurredAt.UtcTicks, interaction.Id));
+        }
+
         if (ByCustomer.TryGetValue(interaction.CustomerId, out var timeline))
         {
             timeline.Remove((interaction.OccurredAt.UtcTicks, interaction.Id));
@@ -253,6 +261,16 @@ internal sealed class InteractionIndex
         }
 
         timeline.Add((interaction.OccurredAt.UtcTicks, interaction.Id));
+        if (interaction.DealId is { } dealId)
+        {
+            if (!ByDeal.TryGetValue(dealId, out var linked))
+            {
+                ByDeal[dealId] = linked = new SortedSet<(long, Guid)>(TimeIdComparer.Instance);
+            }
+
+            linked.Add((interaction.OccurredAt.UtcTicks, interaction.Id));
+        }
+
         if (interaction is { IsOpenTask: true, OwnerId: { } owner, DueAt: { } due })
         {
             if (!OpenTasksByOwner.TryGetValue(owner, out var tasks))

@@ -37,6 +37,7 @@ public class PipelineManager
     private const int Batch = 500;
 
     private readonly IPipelineStore _store;
+    private readonly IInteractionStore _interactions;
     private readonly ICustomerStore _customerStore;
     private readonly CustomerManager _customers;
     private readonly ICrmUnitOfWork _unitOfWork;
@@ -49,6 +50,7 @@ public class PipelineManager
     /// <summary>Creates the manager; resolve it from DI rather than constructing it.</summary>
     public PipelineManager(
         IPipelineStore store,
+        IInteractionStore interactions,
         ICustomerStore customerStore,
         CustomerManager customers,
         ICrmUnitOfWork unitOfWork,
@@ -59,6 +61,7 @@ public class PipelineManager
         CrmKitInstrumentation instrumentation)
     {
         _store = store;
+        _interactions = interactions;
         _customerStore = customerStore;
         _customers = customers;
         _unitOfWork = unitOfWork;
@@ -420,6 +423,40 @@ public class PipelineManager
     /// <summary>A deal's stage history, oldest first.</summary>
     public async Task<IReadOnlyList<DealStageChange>> GetHistoryAsync(Guid dealId, CancellationToken cancellationToken = default) =>
         await _store.ListHistoryAsync(TenantId, dealId, cancellationToken).ConfigureAwait(false);
+
+    /// <summary>
+    /// Where a deal stands on activity: when it last had any (a stage move or a linked interaction), the latest
+    /// linked interaction that is not an open task, and the next thing to do — the open linked task due soonest.
+    /// </summary>
+    public async Task<DealActivity> GetActivityAsync(Guid dealId, CancellationToken cancellationToken = default)
+    {
+        var deal = await GetDealAsync(dealId, cancellationToken).ConfigureAwait(false);
+        var next = await _interactions.ListOpenTasksByDealAsync(TenantId, deal.Id, 1, cancellationToken).ConfigureAwait(false);
+        Interaction? last = null;
+        KeysetPosition? before = null;
+        while (last is null)
+        {
+            var page = await _interactions.ListByDealAsync(TenantId, deal.Id, before, Batch, cancellationToken).ConfigureAwait(false);
+            last = page.FirstOrDefault(i => !i.IsOpenTask);
+            if (page.Count < Batch)
+            {
+                break;
+            }
+
+            before = new KeysetPosition(page[^1].OccurredAt, page[^1].Id);
+        }
+
+        return new DealActivity(deal.LastActivityAt, last, next.Count > 0 ? next[0] : null);
+    }
+
+    /// <summary>One page of the interactions linked to a deal, newest first.</summary>
+    public async Task<Page<Interaction>> GetDealTimelineAsync(Guid dealId, string? continuationToken = null, int pageSize = 50, CancellationToken cancellationToken = default)
+    {
+        var before = ContinuationTokens.DecodePosition(continuationToken);
+        ContinuationTokens.CheckPageSize(pageSize, _options);
+        var items = await _interactions.ListByDealAsync(TenantId, dealId, before, pageSize + 1, cancellationToken).ConfigureAwait(false);
+        return ContinuationTokens.ToPage(items, pageSize, i => ContinuationTokens.Encode(new KeysetPosition(i.OccurredAt, i.Id)));
+    }
 
     /// <summary>One page of a customer's deals, newest first; only open ones when <paramref name="openOnly"/>.</summary>
     public async Task<Page<Deal>> GetDealsOfCustomerAsync(Guid customerId, bool openOnly = false, string? continuationToken = null, int pageSize = 50, CancellationToken cancellationToken = default)

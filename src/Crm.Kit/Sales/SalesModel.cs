@@ -1,4 +1,5 @@
 using Crm.Kit.Customers;
+using Crm.Kit.Interactions;
 
 namespace Crm.Kit.Sales;
 
@@ -244,3 +245,9 @@ public sealed record DealStageChange
     /// <summary>Who.</summary>
     public required string Actor { get; init; }
 }
+
+/// <summary>A deal's activity, from the interactions linked to it.</summary>
+/// <param name="LastActivityAt">The last stage move or linked interaction: what rotting is measured from.</param>
+/// <param name="LastInteraction">The latest linked interaction that is not an open task; <see langword="null"/> without any.</param>
+/// <param name="NextTask">The open linked task due soonest (tasks without a due time after those with one); <see langword="null"/> when nothing is planned.</param>
+public sealed record DealActivity(DateTimeOffset LastActivityAt, Interaction? LastInteraction, Interaction? NextTask);

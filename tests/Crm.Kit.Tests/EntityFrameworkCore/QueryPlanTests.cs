@@ -89,6 +89,8 @@ public sealed class QueryPlanTests : IAsyncLifetime
             ("DealsOfCustomer", async () => await pipelines.GetDealsOfCustomerAsync(created[0].Id, openOnly: true, cancellationToken: ct)),
             ("DealHistory", async () => await pipelines.GetHistoryAsync(deal!.Id, ct)),
             ("RottingDeals", async () => await pipelines.GetRottingDealsAsync(pipeline.Id, "owner-1", cancellationToken: ct)),
+            ("DealActivity", async () => await pipelines.GetActivityAsync(deal.Id, ct)),
+            ("DealTimeline", async () => await pipelines.GetDealTimelineAsync(deal.Id, cancellationToken: ct)),
             ("Forecast", async () => await pipelines.GetForecastAsync(pipeline.Id, new DateOnly(2026, 1, 1), new DateOnly(2026, 12, 1), cancellationToken: ct)),
             ("Funnel", async () => await pipelines.GetFunnelAsync(pipeline.Id, DateTimeOffset.UtcNow.AddDays(-30), DateTimeOffset.UtcNow.AddDays(1), "owner-1", ct)),
             ("StageTimes", async () => await pipelines.GetStageTimesAsync(pipeline.Id, DateTimeOffset.UtcNow.AddDays(-30), DateTimeOffset.UtcNow.AddDays(1), ct)),
