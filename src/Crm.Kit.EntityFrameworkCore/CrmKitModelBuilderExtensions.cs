@@ -103,6 +103,7 @@ public static class CrmKitModelBuilderExtensions
         LoyaltyModel.Apply(modelBuilder, tablePrefix);
         ServiceModel.Apply(modelBuilder, tablePrefix);
         PipelineModel.Apply(modelBuilder, tablePrefix);
+        LeadScoringModelConfiguration.Apply(modelBuilder, tablePrefix);
 
         modelBuilder.Entity<OrderRow>(b =>
         {

@@ -17,7 +17,7 @@ internal static class StoreWrites
             if (entry.Entity is CustomerRow or CustomerKeyRow or CustomerAttributeRow or OrderRow or InteractionRow or SegmentRow or SegmentMemberRow or CustomerInsightRow
                 or LoyaltyProgrammeRow or LoyaltyAccountRow or LedgerEntryRow or PointLotRow or LoyaltyRewardRow
                 or ServiceCaseRow or SlaPolicyRow or SurveyRow or SurveyResponseRow or LatestNpsRow
-                or PipelineRow or DealRow or DealHistoryRow)
+                or PipelineRow or DealRow or DealHistoryRow or LeadScoreRow)
             {
                 entry.State = EntityState.Detached;
             }

@@ -55,6 +55,9 @@ public sealed class CrmKitBuilder
         Services.Replace(ServiceDescriptor.Singleton<ILoyaltyStore>(sp => sp.GetRequiredService<InMemoryLoyaltyStore>()));
         Services.Replace(ServiceDescriptor.Singleton<IServiceCaseStore, InMemoryServiceCaseStore>());
         Services.Replace(ServiceDescriptor.Singleton<IPipelineStore, InMemoryPipelineStore>());
+        Services.RemoveAll<InMemoryLeadScoreStore>();
+        Services.AddSingleton<InMemoryLeadScoreStore>();
+        Services.Replace(ServiceDescriptor.Singleton<ILeadScoreStore>(sp => sp.GetRequiredService<InMemoryLeadScoreStore>()));
         Services.RemoveAll<InMemoryFeedbackStore>();
         Services.AddSingleton<InMemoryFeedbackStore>();
         Services.Replace(ServiceDescriptor.Singleton<IFeedbackStore>(sp => sp.GetRequiredService<InMemoryFeedbackStore>()));
@@ -120,6 +123,24 @@ public sealed class CrmKitBuilder
         Services.TryAddEnumerable(ServiceDescriptor.Scoped<ICustomer360Contributor, DealsContributor>());
         Services.TryAddEnumerable(ServiceDescriptor.Scoped<ICustomerDataParticipant, DealDataParticipant>());
         return this;
+    }
+
+    /// <summary>
+    /// Adds lead scoring: the model in <paramref name="configure"/> (validated at start-up) scores customers on fit
+    /// and engagement, keeps each score with its explanation, contributes it as the <c>lead.score</c> segment field
+    /// and qualifies leads that reach its thresholds. Resolve <see cref="LeadScoringManager"/>.
+    /// </summary>
+    /// <param name="configure">Sets the fit rules, engagement rules and thresholds.</param>
+    public CrmKitBuilder AddLeadScoring(Action<LeadScoringOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(configure);
+        Services.AddOptions<LeadScoringOptions>().Configure(configure).ValidateOnStart();
+        Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<LeadScoringOptions>, LeadScoringOptionsValidator>());
+        Services.TryAddScoped<LeadScoringManager>();
+        Services.TryAddEnumerable(ServiceDescriptor.Scoped<ICustomerChangeObserver, LeadScoreObserver>());
+        Services.TryAddEnumerable(ServiceDescriptor.Scoped<ICrmEventHandler<InteractionRecorded>, LeadScoreInteractionHandler>());
+        Services.TryAddEnumerable(ServiceDescriptor.Scoped<ICustomerDataParticipant, LeadScoreDataParticipant>());
+        return AddSegmentFields<LeadScoreFields>();
     }
 
     /// <summary>

@@ -40,6 +40,8 @@ public sealed class InMemoryCrmDatabase : IDisposable
 
     internal ConcurrentDictionary<string, ConcurrentDictionary<Guid, Sales.SalesPipeline>> Pipelines { get; } = new(StringComparer.Ordinal);
 
+    internal ConcurrentDictionary<string, ConcurrentDictionary<Guid, Sales.LeadScore>> LeadScores { get; } = new(StringComparer.Ordinal);
+
     internal ConcurrentDictionary<string, TenantRows<Sales.Deal, DealIndex>> Deals { get; } = new(StringComparer.Ordinal);
 
     /// <inheritdoc />

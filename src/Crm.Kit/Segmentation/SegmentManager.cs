@@ -259,6 +259,25 @@ public class SegmentManager
         ChangeListAsync(listId, customerIds, add: false, cancellationToken);
 
     /// <summary>
+    /// Which of <paramref name="customerIds"/> are live customers matching <paramref name="rule"/> now, evaluated
+    /// where the customers are (in SQL in the EF adapter); references to other segments are followed.
+    /// </summary>
+    /// <exception cref="CrmValidationException">The rule is invalid or names a missing segment.</exception>
+    public async Task<IReadOnlyList<Guid>> FilterCustomersAsync(SegmentRule rule, IReadOnlyCollection<Guid> customerIds, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(rule);
+        ArgumentNullException.ThrowIfNull(customerIds);
+        SegmentRuleValidator.Validate(rule, Fields);
+        if (customerIds.Count == 0)
+        {
+            return [];
+        }
+
+        var resolved = await ResolveAsync(rule, null, cancellationToken).ConfigureAwait(false);
+        return await _evaluator.FilterAsync(TenantId, resolved, _time.GetUtcNow(), customerIds, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
     /// Re-evaluates every dynamic segment for the given customers and publishes the transitions. Crm.Kit calls
     /// it after every customer change it makes; a module whose contributed fields changed calls it (through
     /// <see cref="CustomerChangeNotifier"/>) too.

@@ -61,3 +61,8 @@ public sealed class PostgresPipelineSpecification : PipelineSpecification
 {
     protected override ISpecificationStore CreateStore() => new PostgresTestDatabase();
 }
+
+public sealed class PostgresLeadScoringSpecification : LeadScoringSpecification
+{
+    protected override ISpecificationStore CreateStore() => new PostgresTestDatabase();
+}

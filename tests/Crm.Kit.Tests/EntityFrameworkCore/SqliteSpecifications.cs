@@ -61,3 +61,8 @@ public sealed class SqlitePipelineSpecification : PipelineSpecification
 {
     protected override ISpecificationStore CreateStore() => new SqliteTestDatabase();
 }
+
+public sealed class SqliteLeadScoringSpecification : LeadScoringSpecification
+{
+    protected override ISpecificationStore CreateStore() => new SqliteTestDatabase();
+}

@@ -79,3 +79,8 @@ public sealed class InMemoryPipelineSpecification : PipelineSpecification
 {
     protected override ISpecificationStore CreateStore() => new InMemorySpecificationStore();
 }
+
+public sealed class InMemoryLeadScoringSpecification : LeadScoringSpecification
+{
+    protected override ISpecificationStore CreateStore() => new InMemorySpecificationStore();
+}
