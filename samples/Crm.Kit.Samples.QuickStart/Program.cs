@@ -2,7 +2,8 @@
 // Creates customers, records orders, finds and merges a duplicate, shows a profile with metrics and
 // timeline, keeps segments up to date as orders arrive, exports and erases a customer's personal data, then
 // analyses a shop's order history: RFM segments, predicted lifetime value, churn risk, cohorts and cross-sell,
-// runs a loyalty programme, and handles customer service: cases with SLAs, NPS feedback and the 360 view.
+// runs a loyalty programme, handles customer service (cases with SLAs, NPS feedback, the 360 view), and runs a
+// sales pipeline: deals moved, won and lost, the funnel, the forecast and an explained lead score.
 using System.Globalization;
 using Crm.Kit;
 using Crm.Kit.Customers;
@@ -166,6 +167,9 @@ await LoyaltySection.RunAsync();
 
 Section("10. Service and feedback");
 await ServiceSection.RunAsync();
+
+Section("11. Sales pipeline and lead scoring");
+await PipelineSection.RunAsync();
 
 Section("Done");
 return 0;

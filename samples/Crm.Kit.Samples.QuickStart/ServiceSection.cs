@@ -121,14 +121,4 @@ internal static class ServiceSection
             return ValueTask.CompletedTask;
         }
     }
-
-    /// <summary>A clock the sample moves by hand, to show SLA due times and breaches without waiting.</summary>
-    private sealed class SampleClock(DateTimeOffset start) : TimeProvider
-    {
-        private DateTimeOffset _now = start;
-
-        public override DateTimeOffset GetUtcNow() => _now;
-
-        public void Advance(TimeSpan by) => _now += by;
-    }
 }

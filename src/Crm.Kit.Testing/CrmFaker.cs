@@ -149,6 +149,96 @@ public sealed class CrmFaker
         OpenedBy = "agent-" + _faker.Random.Int(1, 9),
     };
 
+    /// <summary>
+    /// A deal of <paramref name="customerId"/> created at <paramref name="createdAt"/> in <paramref name="pipeline"/>'s
+    /// first active stage, and its whole stage history as <see cref="Sales.PipelineManager"/> would have recorded it:
+    /// it moves forward a few stages (a few days to weeks in each, now and then one step back and on again), then is
+    /// won, lost or still open. Deals that get further are won more often. For seeding stores and benchmarks
+    /// without going through the manager; the deal's version is its history's length.
+    /// </summary>
+    public (Sales.Deal Deal, IReadOnlyList<Sales.DealStageChange> History) DealJourney(Sales.SalesPipeline pipeline, Guid customerId, DateTimeOffset createdAt)
+    {
+        ArgumentNullException.ThrowIfNull(pipeline);
+        var stages = pipeline.ActiveStages.Select(s => s.Id).ToList();
+        var owner = "rep-" + _faker.Random.Int(1, 25);
+        var dealId = _faker.Random.Guid();
+        var history = new List<Sales.DealStageChange>();
+        var (stage, status, enteredAt, at) = (stages[0], Sales.DealStatus.Open, createdAt, createdAt);
+
+        void Record(Guid to, Sales.DealStatus toStatus, bool first = false)
+        {
+            history.Add(new Sales.DealStageChange
+            {
+                Id = _faker.Random.Guid(),
+                TenantId = pipeline.TenantId,
+                DealId = dealId,
+                Sequence = history.Count + 1,
+                PipelineId = pipeline.Id,
+                FromStageId = first ? null : stage,
+                ToStageId = to,
+                FromStatus = first ? null : status,
+                ToStatus = toStatus,
+                At = at,
+                TimeInStage = first ? null : at - enteredAt,
+                Actor = owner,
+            });
+            if (to != stage || first)
+            {
+                enteredAt = at;
+            }
+
+            (stage, status) = (to, toStatus);
+        }
+
+        void Wait() => at = at.AddMinutes(_faker.Random.Int(6 * 60, 21 * 24 * 60));
+
+        Record(stage, Sales.DealStatus.Open, first: true);
+        var furthest = _faker.Random.Int(0, stages.Count - 1);
+        for (var next = 1; next <= furthest; next++)
+        {
+            Wait();
+            Record(stages[next], Sales.DealStatus.Open);
+            if (next > 1 && _faker.Random.Bool(0.15f))
+            {
+                Wait();
+                Record(stages[next - 1], Sales.DealStatus.Open);
+                Wait();
+                Record(stages[next], Sales.DealStatus.Open);
+            }
+        }
+
+        if (_faker.Random.Bool(0.8f))
+        {
+            Wait();
+            Record(stage, _faker.Random.Bool(0.15f + (0.7f * furthest / Math.Max(1, stages.Count - 1))) ? Sales.DealStatus.Won : Sales.DealStatus.Lost);
+        }
+
+        var amount = Math.Round(_faker.Random.Decimal(500m, 50_000m), 2);
+        var deal = new Sales.Deal
+        {
+            Id = dealId,
+            TenantId = pipeline.TenantId,
+            Version = history.Count,
+            PipelineId = pipeline.Id,
+            StageId = stage,
+            Title = _faker.Commerce.ProductName() + " deal",
+            CustomerId = customerId,
+            OwnerId = owner,
+            Amount = amount,
+            Currency = _faker.Random.Bool(0.8f) ? "USD" : "EUR",
+            ExpectedCloseDate = DateOnly.FromDateTime(createdAt.UtcDateTime.AddDays(_faker.Random.Int(14, 180))),
+            Status = status,
+            LostReason = status == Sales.DealStatus.Lost && pipeline.LostReasons.Count > 0 ? _faker.PickRandom(pipeline.LostReasons.ToArray()) : null,
+            Source = _faker.PickRandom(Channels),
+            CreatedAt = createdAt,
+            StageEnteredAt = enteredAt,
+            ClosedAt = status == Sales.DealStatus.Open ? null : at,
+            LastActivityAt = at,
+            UpdatedAt = at,
+        };
+        return (deal, history);
+    }
+
     /// <summary>A random integer in [<paramref name="min"/>, <paramref name="max"/>].</summary>
     public int Number(int min, int max) => _faker.Random.Int(min, max);
 
