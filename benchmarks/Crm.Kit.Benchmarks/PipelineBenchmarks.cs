@@ -193,18 +193,22 @@ public class SqlitePipelineBenchmarks
 
         using var connection = new SqliteConnection(_database.ConnectionString);
         connection.Open();
-        var indexes = new List<string>();
+        var indexes = new List<(string Name, string Sql)>();
         using (var read = connection.CreateCommand())
         {
             read.CommandText = "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN ('crm_deals', 'crm_deal_history')";
             using var reader = read.ExecuteReader();
             while (reader.Read())
             {
-                indexes.Add(reader.GetString(1));
-                using var drop = connection.CreateCommand();
-                drop.CommandText = $"DROP INDEX \"{reader.GetString(0)}\"";
-                drop.ExecuteNonQuery();
+                indexes.Add((reader.GetString(0), reader.GetString(1)));
             }
+        }
+
+        foreach (var (name, _) in indexes)
+        {
+            using var drop = connection.CreateCommand();
+            drop.CommandText = $"DROP INDEX \"{name}\"";
+            drop.ExecuteNonQuery();
         }
 
         using (var transaction = connection.BeginTransaction())
@@ -226,7 +230,7 @@ public class SqlitePipelineBenchmarks
             transaction.Commit();
         }
 
-        foreach (var sql in indexes)
+        foreach (var (_, sql) in indexes)
         {
             using var create = connection.CreateCommand();
             create.CommandText = sql;

@@ -362,6 +362,12 @@ public abstract class PipelineSpecification : CrmSpecification
         Assert.Equal(new StageTime(q, "Qualified", 5, TimeSpan.FromDays(2.2), TimeSpan.FromDays(2)), firstDays[0]);
         Assert.Equal(TimeSpan.FromDays(4), (await host.Pipelines.GetHistoryAsync(deals[2].Id, Cancel))[1].TimeInStage);
         await Assert.ThrowsAsync<CrmValidationException>(async () => await host.Pipelines.GetFunnelAsync(pipeline.Id, t0, t0, cancellationToken: Cancel));
+
+        // The funnel follows the stage order of today: reversed, every deal's furthest stage is the (new) last one.
+        var current = await host.Pipelines.GetPipelineAsync(pipeline.Id, Cancel);
+        await host.Pipelines.ReorderStagesAsync(pipeline.Id, current.Version, [n, p, q], Cancel);
+        var reordered = await host.Pipelines.GetFunnelAsync(pipeline.Id, t0, t0.AddDays(1), cancellationToken: Cancel);
+        Assert.Equal([new FunnelStep(n, "Negotiation", 6, 6), new FunnelStep(p, "Proposal", 6, 6), new FunnelStep(q, "Qualified", 6, 2)], reordered.Steps);
     }
 
     /// <summary>Two people moving the same deal at once: one wins, the other gets the concurrency error, and the history has no phantom entry.</summary>

@@ -1,3 +1,5 @@
+using System.Numerics;
+using System.Runtime.InteropServices;
 using Crm.Kit.Sales;
 
 namespace Crm.Kit.InMemory;
@@ -14,8 +16,37 @@ internal sealed class DealIndex
 
     public Dictionary<Guid, List<DealStageChange>> History { get; } = [];
 
+    /// <summary>Per pipeline, one compact row per deal that the funnel and the forecast scan.</summary>
+    public Dictionary<Guid, PipelineFacts> Facts { get; } = [];
+
+    /// <summary>Where each deal's row is in its pipeline's facts.</summary>
+    public Dictionary<Guid, int> FactSlots { get; } = [];
+
     public void Add(Deal deal)
     {
+        var facts = FactsOf(deal.PipelineId);
+        if (!FactSlots.TryGetValue(deal.Id, out var slot))
+        {
+            FactSlots[deal.Id] = slot = facts.Rows.Count;
+            facts.Rows.Add(default);
+        }
+
+        ref var fact = ref CollectionsMarshal.AsSpan(facts.Rows)[slot];
+        fact = new DealFact
+        {
+            Live = true,
+            Status = deal.Status,
+            Stage = facts.BitOf(deal.StageId),
+            CreatedTicks = deal.CreatedAt.UtcTicks,
+            ClosedTicks = deal.ClosedAt?.UtcTicks ?? long.MinValue,
+            ClosedMonth = deal.ClosedAt is { } closed ? DealMonths.Of(closed) : 0,
+            ExpectedCloseMonth = deal.ExpectedCloseDate is { } date ? DealMonths.Of(date) : null,
+            Amount = deal.Amount,
+            Currency = facts.CurrencyOf(deal.Currency),
+            OwnerId = deal.OwnerId,
+            Visited = fact.Visited,
+        };
+
         Set(ByCustomer, deal.CustomerId).Add(deal.Id);
         if (deal.Status == DealStatus.Open)
         {
@@ -31,9 +62,50 @@ internal sealed class DealIndex
 
     public void Remove(Deal deal)
     {
+        if (FactSlots.TryGetValue(deal.Id, out var slot))
+        {
+            CollectionsMarshal.AsSpan(Facts[deal.PipelineId].Rows)[slot].Live = false;
+        }
+
         ByCustomer.GetValueOrDefault(deal.CustomerId)?.Remove(deal.Id);
         OpenByCustomer.GetValueOrDefault(deal.CustomerId)?.Remove(deal.Id);
         OpenByStage.GetValueOrDefault(deal.StageId)?.Remove((deal.LastActivityAt.UtcTicks, deal.Id));
+    }
+
+    /// <summary>Marks the stages a deal's history reached, from the whole history (after an entry was taken back).</summary>
+    public void SetVisited(Guid pipelineId, Guid dealId)
+    {
+        if (FactSlots.TryGetValue(dealId, out var slot))
+        {
+            var facts = Facts[pipelineId];
+            ulong visited = 0;
+            foreach (var change in History.GetValueOrDefault(dealId) ?? [])
+            {
+                visited |= facts.MaskOf(change.ToStageId);
+            }
+
+            CollectionsMarshal.AsSpan(facts.Rows)[slot].Visited = visited;
+        }
+    }
+
+    /// <summary>Marks one more stage a deal's history reached.</summary>
+    public void Visit(DealStageChange change)
+    {
+        if (FactSlots.TryGetValue(change.DealId, out var slot))
+        {
+            var facts = Facts[change.PipelineId];
+            CollectionsMarshal.AsSpan(facts.Rows)[slot].Visited |= facts.MaskOf(change.ToStageId);
+        }
+    }
+
+    private PipelineFacts FactsOf(Guid pipelineId)
+    {
+        if (!Facts.TryGetValue(pipelineId, out var facts))
+        {
+            Facts[pipelineId] = facts = new PipelineFacts();
+        }
+
+        return facts;
     }
 
     private static SortedSet<Guid> Set(Dictionary<Guid, SortedSet<Guid>> sets, Guid key)
@@ -45,6 +117,72 @@ internal sealed class DealIndex
 
         return set;
     }
+}
+
+/// <summary>
+/// A pipeline's deals as compact rows, in one array: the funnel and the forecast scan it sequentially instead of
+/// visiting a million deal records and five million history entries scattered over the heap. Stages are numbered
+/// by bit as first seen (never by position, which changes with reorders), and each row keeps the set of stages its
+/// history reached.
+/// </summary>
+internal sealed class PipelineFacts
+{
+    private readonly Dictionary<Guid, int> _bits = [];
+    private readonly Dictionary<string, int> _currencies = new(StringComparer.Ordinal);
+
+    public List<DealFact> Rows { get; } = [];
+
+    /// <summary>Stage ids by bit.</summary>
+    public List<Guid> Stages { get; } = [];
+
+    /// <summary>Currencies by number.</summary>
+    public List<string> Currencies { get; } = [];
+
+    public int BitOf(Guid stageId)
+    {
+        if (!_bits.TryGetValue(stageId, out var bit))
+        {
+            // PipelineManager keeps a pipeline to 50 stages, archived ones included, and never deletes one.
+            if (Stages.Count == 64)
+            {
+                throw new InvalidOperationException("The in-memory pipeline store holds deals of at most 64 distinct stages per pipeline.");
+            }
+
+            _bits[stageId] = bit = Stages.Count;
+            Stages.Add(stageId);
+        }
+
+        return bit;
+    }
+
+    public ulong MaskOf(Guid stageId) => 1UL << BitOf(stageId);
+
+    public int CurrencyOf(string currency)
+    {
+        if (!_currencies.TryGetValue(currency, out var number))
+        {
+            _currencies[currency] = number = Currencies.Count;
+            Currencies.Add(currency);
+        }
+
+        return number;
+    }
+}
+
+/// <summary>What the funnel and the forecast need of one deal.</summary>
+internal struct DealFact
+{
+    public bool Live;
+    public DealStatus Status;
+    public int Stage;
+    public int Currency;
+    public int ClosedMonth;
+    public int? ExpectedCloseMonth;
+    public long CreatedTicks;
+    public long ClosedTicks;
+    public decimal Amount;
+    public string? OwnerId;
+    public ulong Visited;
 }
 
 /// <summary>The in-memory <see cref="IPipelineStore"/>.</summary>
@@ -208,59 +346,90 @@ public sealed class InMemoryPipelineStore : IPipelineStore
     /// <inheritdoc />
     public ValueTask<IReadOnlyList<OpenDealSum>> SumOpenDealsAsync(string tenantId, Guid pipelineId, string? ownerId, CancellationToken cancellationToken)
     {
-        var deals = Deals(tenantId, d => d.PipelineId == pipelineId && d.Status == DealStatus.Open && (ownerId is null || d.OwnerId == ownerId));
-        return new([.. deals
-            .GroupBy(d => (d.StageId, Month: d.ExpectedCloseDate is { } date ? DealMonths.Of(date) : (int?)null, d.Currency))
-            .Select(g => new OpenDealSum(g.Key.StageId, g.Key.Month, g.Key.Currency, g.Sum(d => d.Amount), g.LongCount()))]);
+        var index = _deals.Index(tenantId);
+        lock (index)
+        {
+            if (!index.Facts.TryGetValue(pipelineId, out var facts))
+            {
+                return new(Array.Empty<OpenDealSum>());
+            }
+
+            var sums = new Dictionary<(int Stage, int? Month, int Currency), (decimal Amount, long Count)>();
+            foreach (ref readonly var fact in CollectionsMarshal.AsSpan(facts.Rows))
+            {
+                if (fact.Live && fact.Status == DealStatus.Open && (ownerId is null || fact.OwnerId == ownerId))
+                {
+                    ref var sum = ref CollectionsMarshal.GetValueRefOrAddDefault(sums, (fact.Stage, fact.ExpectedCloseMonth, fact.Currency), out _);
+                    sum = (sum.Amount + fact.Amount, sum.Count + 1);
+                }
+            }
+
+            return new([.. sums.Select(s => new OpenDealSum(facts.Stages[s.Key.Stage], s.Key.Month, facts.Currencies[s.Key.Currency], s.Value.Amount, s.Value.Count))]);
+        }
     }
 
     /// <inheritdoc />
     public ValueTask<IReadOnlyList<ClosedDealSum>> SumClosedDealsAsync(string tenantId, Guid pipelineId, string? ownerId, DateTimeOffset closedFrom, DateTimeOffset closedTo, CancellationToken cancellationToken)
     {
-        var deals = Deals(tenantId, d => d.PipelineId == pipelineId && d.ClosedAt is { } closed && closed >= closedFrom && closed < closedTo && (ownerId is null || d.OwnerId == ownerId));
-        return new([.. deals
-            .GroupBy(d => (d.Status, Month: DealMonths.Of(d.ClosedAt!.Value), d.Currency))
-            .Select(g => new ClosedDealSum(g.Key.Status, g.Key.Month, g.Key.Currency, g.Sum(d => d.Amount), g.LongCount(), g.Sum(d => (d.ClosedAt!.Value - d.CreatedAt).Ticks / TimeSpan.TicksPerSecond)))]);
+        var (from, to) = (closedFrom.UtcTicks, closedTo.UtcTicks);
+        var index = _deals.Index(tenantId);
+        lock (index)
+        {
+            if (!index.Facts.TryGetValue(pipelineId, out var facts))
+            {
+                return new(Array.Empty<ClosedDealSum>());
+            }
+
+            var sums = new Dictionary<(DealStatus Status, int Month, int Currency), (decimal Amount, long Count, long Cycle)>();
+            foreach (ref readonly var fact in CollectionsMarshal.AsSpan(facts.Rows))
+            {
+                if (fact.Live && fact.ClosedTicks >= from && fact.ClosedTicks < to && (ownerId is null || fact.OwnerId == ownerId))
+                {
+                    ref var sum = ref CollectionsMarshal.GetValueRefOrAddDefault(sums, (fact.Status, fact.ClosedMonth, fact.Currency), out _);
+                    sum = (sum.Amount + fact.Amount, sum.Count + 1, sum.Cycle + ((fact.ClosedTicks - fact.CreatedTicks) / TimeSpan.TicksPerSecond));
+                }
+            }
+
+            return new([.. sums.Select(s => new ClosedDealSum(s.Key.Status, s.Key.Month, facts.Currencies[s.Key.Currency], s.Value.Amount, s.Value.Count, s.Value.Cycle))]);
+        }
     }
 
     /// <inheritdoc />
     public ValueTask<IReadOnlyList<FunnelCount>> CountFunnelAsync(string tenantId, Guid pipelineId, string? ownerId, DateTimeOffset createdFrom, DateTimeOffset createdTo, IReadOnlyList<Guid> stageOrder, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(stageOrder);
-        if (_deals.Rows(tenantId) is not { } rows)
-        {
-            return new(Array.Empty<FunnelCount>());
-        }
-
         var positions = new Dictionary<Guid, int>(stageOrder.Count);
         for (var i = 0; i < stageOrder.Count; i++)
         {
             positions.TryAdd(stageOrder[i], i);
         }
 
+        var (from, to) = (createdFrom.UtcTicks, createdTo.UtcTicks);
         var counts = new Dictionary<(int Furthest, DealStatus Status), long>();
-        lock (rows.Index)
+        var index = _deals.Index(tenantId);
+        lock (index)
         {
-            foreach (var deal in rows.Rows.Values)
+            if (!index.Facts.TryGetValue(pipelineId, out var facts))
             {
-                if (deal.PipelineId != pipelineId || deal.CreatedAt < createdFrom || deal.CreatedAt >= createdTo || (ownerId is not null && deal.OwnerId != ownerId))
+                return new(Array.Empty<FunnelCount>());
+            }
+
+            var positionOfBit = facts.Stages.Select(id => positions.GetValueOrDefault(id, -1)).ToArray();
+            foreach (ref readonly var fact in CollectionsMarshal.AsSpan(facts.Rows))
+            {
+                if (!fact.Live || fact.CreatedTicks < from || fact.CreatedTicks >= to || (ownerId is not null && fact.OwnerId != ownerId))
                 {
                     continue;
                 }
 
                 var furthest = -1;
-                if (rows.Index.History.TryGetValue(deal.Id, out var history))
+                for (var visited = fact.Visited; visited != 0; visited &= visited - 1)
                 {
-                    foreach (var change in history)
-                    {
-                        if (positions.TryGetValue(change.ToStageId, out var position) && position > furthest)
-                        {
-                            furthest = position;
-                        }
-                    }
+                    furthest = Math.Max(furthest, positionOfBit[BitOperations.TrailingZeroCount(visited)]);
                 }
 
-                counts[(furthest, deal.Status)] = counts.GetValueOrDefault((furthest, deal.Status)) + 1;
+                ref var count = ref CollectionsMarshal.GetValueRefOrAddDefault(counts, (furthest, fact.Status), out _);
+                count++;
             }
         }
 
@@ -308,20 +477,6 @@ public sealed class InMemoryPipelineStore : IPipelineStore
         return new StageTimeSum(stageId, times.Count, TimeSpan.FromTicks((long)(total / times.Count)), TimeSpan.FromTicks(median));
     }
 
-    /// <summary>A snapshot of the tenant's deals that match, read under the index lock.</summary>
-    private List<Deal> Deals(string tenantId, Func<Deal, bool> match)
-    {
-        if (_deals.Rows(tenantId) is not { } rows)
-        {
-            return [];
-        }
-
-        lock (rows.Index)
-        {
-            return [.. rows.Rows.Values.Where(match)];
-        }
-    }
-
     /// <inheritdoc />
     public ValueTask<int> ReassignCustomerAsync(string tenantId, Guid fromCustomerId, Guid toCustomerId, CancellationToken cancellationToken) =>
         _deals.UpdateManyAsync(
@@ -341,6 +496,7 @@ public sealed class InMemoryPipelineStore : IPipelineStore
             }
 
             history.Add(change);
+            index.Visit(change);
         }
     }
 
@@ -350,6 +506,7 @@ public sealed class InMemoryPipelineStore : IPipelineStore
         lock (index)
         {
             index.History.GetValueOrDefault(change.DealId)?.Remove(change);
+            index.SetVisited(change.PipelineId, change.DealId);
         }
     }
 }
