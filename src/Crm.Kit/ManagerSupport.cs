@@ -66,6 +66,35 @@ internal static class KeysetStream
         }
     }
 
+    /// <summary>Streams a keyset-paged listing in its own order, one batch at a time; the caller may stop early.</summary>
+    /// <param name="page">Returns up to <c>limit</c> items in the listing's order, past the given position when there is one.</param>
+    /// <param name="positionOf">An item's position in the listing (what the next page starts past).</param>
+    /// <param name="cancellationToken">Checked between batches.</param>
+    public static async IAsyncEnumerable<T> InOrderAsync<T, TPosition>(
+        Func<TPosition?, int, ValueTask<IReadOnlyList<T>>> page,
+        Func<T, TPosition> positionOf,
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+        where TPosition : struct
+    {
+        TPosition? position = null;
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var batch = await page(position, BatchSize).ConfigureAwait(false);
+            foreach (var item in batch)
+            {
+                yield return item;
+            }
+
+            if (batch.Count < BatchSize)
+            {
+                yield break;
+            }
+
+            position = positionOf(batch[^1]);
+        }
+    }
+
     /// <summary>Reads a whole keyset-paged listing into a list, one batch at a time.</summary>
     /// <param name="page">Returns up to <c>limit</c> items in the listing's order, past the given position when there is one.</param>
     /// <param name="positionOf">An item's position in the listing (what the next page starts past).</param>
@@ -77,19 +106,12 @@ internal static class KeysetStream
         where TPosition : struct
     {
         var all = new List<T>();
-        TPosition? position = null;
-        while (true)
+        await foreach (var item in InOrderAsync(page, positionOf, cancellationToken).ConfigureAwait(false))
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            var batch = await page(position, BatchSize).ConfigureAwait(false);
-            all.AddRange(batch);
-            if (batch.Count < BatchSize)
-            {
-                return all;
-            }
-
-            position = positionOf(batch[^1]);
+            all.Add(item);
         }
+
+        return all;
     }
 }
 

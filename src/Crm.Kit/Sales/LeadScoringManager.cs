@@ -215,10 +215,10 @@ public class LeadScoringManager
 
         var since = now.AddDays(-_options.EngagementWindowDays);
         var interactions = _options.EngagementRules.Any(r => r.Source == EngagementSource.Interaction)
-            ? await ReadSinceAsync((before, limit) => _interactions.ListByCustomerAsync(TenantId, customerId, before, limit, cancellationToken), i => i.OccurredAt, i => i.Id, since).ConfigureAwait(false)
+            ? await ReadSinceAsync((before, limit) => _interactions.ListByCustomerAsync(TenantId, customerId, before, limit, cancellationToken), i => i.OccurredAt, i => i.Id, since, cancellationToken).ConfigureAwait(false)
             : [];
         var orders = _options.EngagementRules.Any(r => r.Source == EngagementSource.Order)
-            ? await ReadSinceAsync((before, limit) => _orders.ListByCustomerAsync(TenantId, customerId, before, limit, cancellationToken), o => o.PlacedAt, o => o.Id, since).ConfigureAwait(false)
+            ? await ReadSinceAsync((before, limit) => _orders.ListByCustomerAsync(TenantId, customerId, before, limit, cancellationToken), o => o.PlacedAt, o => o.Id, since, cancellationToken).ConfigureAwait(false)
             : [];
 
         foreach (var rule in _options.EngagementRules)
@@ -250,31 +250,21 @@ public class LeadScoringManager
         return contributions;
     }
 
-    /// <summary>Reads a newest-first listing page by page until it goes past <paramref name="since"/>.</summary>
-    private static async Task<List<T>> ReadSinceAsync<T>(Func<KeysetPosition?, int, ValueTask<IReadOnlyList<T>>> page, Func<T, DateTimeOffset> at, Func<T, Guid> id, DateTimeOffset since)
+    /// <summary>Reads a newest-first listing until it goes past <paramref name="since"/>.</summary>
+    private static async Task<List<T>> ReadSinceAsync<T>(Func<KeysetPosition?, int, ValueTask<IReadOnlyList<T>>> page, Func<T, DateTimeOffset> at, Func<T, Guid> id, DateTimeOffset since, CancellationToken cancellationToken)
     {
         var items = new List<T>();
-        KeysetPosition? before = null;
-        while (true)
+        await foreach (var item in KeysetStream.InOrderAsync(page, i => new KeysetPosition(at(i), id(i)), cancellationToken).ConfigureAwait(false))
         {
-            var batch = await page(before, Batch).ConfigureAwait(false);
-            foreach (var item in batch)
+            if (at(item) < since)
             {
-                if (at(item) < since)
-                {
-                    return items;
-                }
-
-                items.Add(item);
+                break;
             }
 
-            if (batch.Count < Batch)
-            {
-                return items;
-            }
-
-            before = new KeysetPosition(at(batch[^1]), id(batch[^1]));
+            items.Add(item);
         }
+
+        return items;
     }
 
     /// <summary>Moves the customer up to the stage its score reached, never down; retries when the customer changed meanwhile.</summary>

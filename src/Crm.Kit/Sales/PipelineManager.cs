@@ -433,17 +433,13 @@ public class PipelineManager
         var deal = await GetDealAsync(dealId, cancellationToken).ConfigureAwait(false);
         var next = await _interactions.ListOpenTasksByDealAsync(TenantId, deal.Id, 1, cancellationToken).ConfigureAwait(false);
         Interaction? last = null;
-        KeysetPosition? before = null;
-        while (last is null)
+        await foreach (var linked in KeysetStream.InOrderAsync<Interaction, KeysetPosition>((before, limit) => _interactions.ListByDealAsync(TenantId, deal.Id, before, limit, cancellationToken), i => new(i.OccurredAt, i.Id), cancellationToken).ConfigureAwait(false))
         {
-            var page = await _interactions.ListByDealAsync(TenantId, deal.Id, before, Batch, cancellationToken).ConfigureAwait(false);
-            last = page.FirstOrDefault(i => !i.IsOpenTask);
-            if (page.Count < Batch)
+            if (!linked.IsOpenTask)
             {
+                last = linked;
                 break;
             }
-
-            before = new KeysetPosition(page[^1].OccurredAt, page[^1].Id);
         }
 
         return new DealActivity(deal.LastActivityAt, last, next.Count > 0 ? next[0] : null);
