@@ -476,7 +476,7 @@ public class PipelineManager
         foreach (var stage in pipeline.ActiveStages.Where(s => s.RottingDays is not null))
         {
             var idleBefore = now.AddDays(-stage.RottingDays!.Value);
-            rotting.AddRange(await _store.ListOpenDealsInStageAsync(TenantId, pipelineId, stage.Id, idleBefore, string.IsNullOrWhiteSpace(ownerId) ? null : ownerId.Trim(), null, limit - rotting.Count, cancellationToken).ConfigureAwait(false));
+            rotting.AddRange(await _store.ListOpenDealsInStageAsync(TenantId, pipelineId, stage.Id, idleBefore, OwnerFilter(ownerId), null, limit - rotting.Count, cancellationToken).ConfigureAwait(false));
             if (rotting.Count >= limit)
             {
                 break;
@@ -502,7 +502,7 @@ public class PipelineManager
         }
 
         var pipeline = await GetPipelineAsync(pipelineId, cancellationToken).ConfigureAwait(false);
-        var owner = string.IsNullOrWhiteSpace(ownerId) ? null : ownerId.Trim();
+        var owner = OwnerFilter(ownerId);
         var open = await _store.SumOpenDealsAsync(TenantId, pipelineId, owner, cancellationToken).ConfigureAwait(false);
         var closedFrom = new DateTimeOffset(DealMonths.FirstDay(first).ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
         var closedTo = new DateTimeOffset(DealMonths.FirstDay(last + 1).ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
@@ -538,7 +538,7 @@ public class PipelineManager
     {
         CheckPeriod(from, to);
         await GetPipelineAsync(pipelineId, cancellationToken).ConfigureAwait(false);
-        var closed = await _store.SumClosedDealsAsync(TenantId, pipelineId, string.IsNullOrWhiteSpace(ownerId) ? null : ownerId.Trim(), from, to, cancellationToken).ConfigureAwait(false);
+        var closed = await _store.SumClosedDealsAsync(TenantId, pipelineId, OwnerFilter(ownerId), from, to, cancellationToken).ConfigureAwait(false);
         var won = closed.Where(c => c.Status == DealStatus.Won).ToList();
         var wonCount = won.Sum(c => c.Count);
         return new DealOutcomes(
@@ -561,7 +561,7 @@ public class PipelineManager
             return [];
         }
 
-        var open = await _store.SumOpenDealsAsync(TenantId, pipelineId, string.IsNullOrWhiteSpace(ownerId) ? null : ownerId.Trim(), cancellationToken).ConfigureAwait(false);
+        var open = await _store.SumOpenDealsAsync(TenantId, pipelineId, OwnerFilter(ownerId), cancellationToken).ConfigureAwait(false);
         var cycleDays = Math.Max((decimal)cycle.TotalDays, 1m / 24);
         return
         [
@@ -584,7 +584,7 @@ public class PipelineManager
         CheckPeriod(from, to);
         var pipeline = await GetPipelineAsync(pipelineId, cancellationToken).ConfigureAwait(false);
         var order = pipeline.Stages.Select(s => s.Id).ToList();
-        var counts = await _store.CountFunnelAsync(TenantId, pipelineId, string.IsNullOrWhiteSpace(ownerId) ? null : ownerId.Trim(), from, to, order, cancellationToken).ConfigureAwait(false);
+        var counts = await _store.CountFunnelAsync(TenantId, pipelineId, OwnerFilter(ownerId), from, to, order, cancellationToken).ConfigureAwait(false);
         var won = counts.Where(c => c.Status == DealStatus.Won).Sum(c => c.Count);
         long Reached(int position) => won + counts.Where(c => c.Status != DealStatus.Won && c.FurthestPosition >= position).Sum(c => c.Count);
 
@@ -783,6 +783,9 @@ public class PipelineManager
             throw new CrmValidationException("status", "open", $"cannot {action} deal {deal.Id}: it is {deal.Status}");
         }
     }
+
+    /// <summary>The owner a query narrows to: blank means every owner.</summary>
+    private static string? OwnerFilter(string? ownerId) => string.IsNullOrWhiteSpace(ownerId) ? null : ownerId.Trim();
 
     private static void CheckPeriod(DateTimeOffset from, DateTimeOffset to)
     {
