@@ -131,7 +131,7 @@ internal sealed class LeadScoringOptionsValidator(SegmentFieldRegistry fields) :
             try
             {
                 SegmentRuleValidator.Validate(rule.Rule, fields);
-                if (Conditions(rule.Rule).FirstOrDefault(c => c.Field.StartsWith("lead.", StringComparison.Ordinal)) is { } own)
+                if (SegmentManager.Conditions(rule.Rule).FirstOrDefault(c => c.Field.StartsWith("lead.", StringComparison.Ordinal)) is { } own)
                 {
                     failures.Add($"{path}.Rule: cannot use '{own.Field}': a score cannot depend on itself.");
                 }
@@ -192,11 +192,4 @@ internal sealed class LeadScoringOptionsValidator(SegmentFieldRegistry fields) :
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
-
-    private static IEnumerable<RuleCondition> Conditions(SegmentRule rule) => rule switch
-    {
-        RuleCondition condition => [condition],
-        RuleGroup group => group.Rules.SelectMany(Conditions),
-        _ => [],
-    };
 }

@@ -356,7 +356,8 @@ public class SegmentManager
         return new SegmentReevaluation(evaluated, entered, exited);
     }
 
-    private static IEnumerable<RuleCondition> Conditions(SegmentRule rule) => rule switch
+    /// <summary>Every condition of a rule, however deeply grouped.</summary>
+    internal static IEnumerable<RuleCondition> Conditions(SegmentRule rule) => rule switch
     {
         RuleGroup group => group.Rules.SelectMany(Conditions),
         RuleCondition condition => [condition],
