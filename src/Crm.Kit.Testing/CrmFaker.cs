@@ -198,7 +198,7 @@ public sealed class CrmFaker
         {
             Wait();
             Record(stages[next], Sales.DealStatus.Open);
-            if (next > 1 && _faker.Random.Bool(0.15f))
+            if (next > 1 && _faker.Random.Bool(0.25f))
             {
                 Wait();
                 Record(stages[next - 1], Sales.DealStatus.Open);
