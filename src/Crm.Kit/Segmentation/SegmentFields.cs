@@ -262,12 +262,13 @@ internal sealed class CoreSegmentFields : ISegmentFieldProvider
     }
 
     // Built from constants rather than a C# lambda, which would capture channel and purpose in a compiler-generated
-    // closure class; compiled rules reading non-public types compile ten times slower.
+    // closure class; compiled rules reading non-public types compile ten times slower. The read goes through
+    // SegmentAccess.HasConsent, which is not inlined, so the consent lookup is not compiled into every rule.
     private static Expression<Func<Customer, bool>> ConsentReader(ContactChannel channel, ConsentPurpose purpose)
     {
         var customer = Expression.Parameter(typeof(Customer), "c");
         return Expression.Lambda<Func<Customer, bool>>(
-            Expression.Call(customer, nameof(Customer.HasConsent), null, Expression.Constant(channel), Expression.Constant(purpose)), customer);
+            Expression.Call(typeof(SegmentAccess), nameof(SegmentAccess.HasConsent), null, customer, Expression.Constant(channel), Expression.Constant(purpose)), customer);
     }
 }
 

@@ -105,7 +105,7 @@ public sealed class SegmentRuleCompiler
         SegmentRuleValidator.Validate(rule, Registry);
         var target = new InMemoryRuleTarget();
         var template = new RuleArgumentsTemplate();
-        var body = new RuleExpressionBuilder(Registry, _options.TimeZone, target, template).Build(rule);
+        var body = DecimalComparisonOutliner.Instance.Visit(new RuleExpressionBuilder(Registry, _options.TimeZone, target, template).Build(rule));
         var compiled = new CompiledSegmentRule(rule, System.Linq.Expressions.Expression.Lambda<Func<Customer, RuleArguments, bool>>(body, target.Subject, (ParameterExpression)target.Arguments), template);
         if (_cache.Count >= _options.CompiledRuleCacheSize)
         {
@@ -165,4 +165,31 @@ internal sealed class InMemoryRuleTarget : RuleTarget
 
     private static MethodCallExpression Call(string name, params Expression[] arguments) =>
         Expression.Call(typeof(SegmentText), name, null, arguments);
+}
+
+/// <summary>Points decimal comparisons at <see cref="SegmentAccess"/>'s helpers, which the JIT does not inline.</summary>
+internal sealed class DecimalComparisonOutliner : ExpressionVisitor
+{
+    private static readonly Dictionary<ExpressionType, System.Reflection.MethodInfo> Helpers = new()
+    {
+        [ExpressionType.Equal] = Helper(nameof(SegmentAccess.DecimalEqual)),
+        [ExpressionType.NotEqual] = Helper(nameof(SegmentAccess.DecimalNotEqual)),
+        [ExpressionType.GreaterThan] = Helper(nameof(SegmentAccess.DecimalGreaterThan)),
+        [ExpressionType.GreaterThanOrEqual] = Helper(nameof(SegmentAccess.DecimalGreaterThanOrEqual)),
+        [ExpressionType.LessThan] = Helper(nameof(SegmentAccess.DecimalLessThan)),
+        [ExpressionType.LessThanOrEqual] = Helper(nameof(SegmentAccess.DecimalLessThanOrEqual)),
+    };
+
+    public static readonly DecimalComparisonOutliner Instance = new();
+
+    protected override Expression VisitBinary(BinaryExpression node)
+    {
+        var visited = (BinaryExpression)base.VisitBinary(node);
+        return visited.Method?.DeclaringType == typeof(decimal) && Helpers.TryGetValue(visited.NodeType, out var helper)
+            ? Expression.MakeBinary(visited.NodeType, visited.Left, visited.Right, visited.IsLiftedToNull, helper)
+            : visited;
+    }
+
+    private static System.Reflection.MethodInfo Helper(string name) =>
+        typeof(SegmentAccess).GetMethod(name, [typeof(decimal), typeof(decimal)]) ?? throw new MissingMethodException(nameof(SegmentAccess), name);
 }

@@ -29,21 +29,29 @@ public static class SegmentText
 
     // The comparisons below fold the stored side one character at a time, so evaluating a rule allocates nothing.
     // They are public because compiled rules call them: a compiled delegate that calls non-public code takes ten
-    // times longer to compile.
+    // times longer to compile. They are never inlined into a compiled rule: a rule is JIT-compiled fully optimised
+    // the moment it is compiled, and inlining the vectorised ordinal comparison and the folding loops doubled the
+    // time that takes (1.6 ms for a six-condition rule), for a saving of one call per evaluation.
 
     /// <summary>Whether <paramref name="raw"/>, folded, equals the folded text.</summary>
-    public static bool EqualsFolded(string? raw, string folded) =>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static bool EqualsFolded(string? raw, string folded) => Same(raw, folded);
+
+    private static bool Same(string? raw, string folded) =>
         raw is not null && raw.Length == folded.Length && (string.Equals(raw, folded, StringComparison.Ordinal) || MatchesAt(raw, folded, 0));
 
     /// <summary>Whether <paramref name="raw"/>, folded, starts with the folded text.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
     public static bool StartsWithFolded(string? raw, string folded) =>
         raw is not null && raw.Length >= folded.Length && MatchesAt(raw, folded, 0);
 
     /// <summary>Whether <paramref name="raw"/>, folded, ends with the folded text.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
     public static bool EndsWithFolded(string? raw, string folded) =>
         raw is not null && raw.Length >= folded.Length && MatchesAt(raw, folded, raw.Length - folded.Length);
 
     /// <summary>Whether <paramref name="raw"/>, folded, contains the folded text.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
     public static bool ContainsFolded(string? raw, string folded)
     {
         if (raw is null || raw.Length < folded.Length)
@@ -63,28 +71,14 @@ public static class SegmentText
     }
 
     /// <summary>Whether <paramref name="raw"/>, folded, equals one of the folded texts.</summary>
-    public static bool InFolded(string? raw, string[] folded)
-    {
-        if (raw is null)
-        {
-            return false;
-        }
-
-        foreach (var value in folded)
-        {
-            if (EqualsFolded(raw, value))
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static bool InFolded(string? raw, string[] folded) => SameAsAny(raw, folded);
 
     /// <summary>Whether the text is neither null nor empty.</summary>
     public static bool IsSet(string? raw) => !string.IsNullOrEmpty(raw);
 
     /// <summary>Whether any item of the list, folded, equals one of the folded texts.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
     public static bool ListHasAny(IReadOnlyList<string>? list, string[] folded)
     {
         if (list is null)
@@ -94,7 +88,7 @@ public static class SegmentText
 
         for (var i = 0; i < list.Count; i++)
         {
-            if (InFolded(list[i], folded))
+            if (SameAsAny(list[i], folded))
             {
                 return true;
             }
@@ -105,6 +99,24 @@ public static class SegmentText
 
     /// <summary>Whether the list holds at least one item.</summary>
     public static bool ListIsSet(IReadOnlyList<string>? list) => list is { Count: > 0 };
+
+    private static bool SameAsAny(string? raw, string[] folded)
+    {
+        if (raw is null)
+        {
+            return false;
+        }
+
+        foreach (var value in folded)
+        {
+            if (Same(raw, value))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool MatchesAt(string raw, string folded, int start)
@@ -123,7 +135,7 @@ public static class SegmentText
 
 /// <summary>
 /// Readers Crm.Kit's in-memory field definitions use. Public only because compiled rules call them (see
-/// <see cref="SegmentText"/>); kept small so they inline.
+/// <see cref="SegmentText"/>); the readers are kept small so they inline.
 /// </summary>
 [System.ComponentModel.EditorBrowsable(System.ComponentModel.EditorBrowsableState.Never)]
 public static class SegmentAccess
@@ -158,4 +170,40 @@ public static class SegmentAccess
 
     /// <summary>A calendar day as the ticks of its midnight: how day-valued fields are stored and compared.</summary>
     public static long DayTicks(DateOnly day) => day.DayNumber * TimeSpan.TicksPerDay;
+
+    /// <summary>
+    /// Whether the customer may be contacted on the channel for the purpose; not inlined, like the comparisons in
+    /// <see cref="SegmentText"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static bool HasConsent(Customer customer, ContactChannel channel, ConsentPurpose purpose) =>
+        customer.HasConsent(channel, purpose);
+
+    // Decimal comparisons in compiled rules call these rather than decimal's operators, for the reason the text
+    // comparisons are not inlined (see SegmentText): the inlined operators cost the JIT about a quarter of a
+    // millisecond per comparison whenever a rule is compiled.
+
+    /// <summary><paramref name="left"/> = <paramref name="right"/>.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static bool DecimalEqual(decimal left, decimal right) => left == right;
+
+    /// <summary><paramref name="left"/> ≠ <paramref name="right"/>.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static bool DecimalNotEqual(decimal left, decimal right) => left != right;
+
+    /// <summary><paramref name="left"/> &gt; <paramref name="right"/>.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static bool DecimalGreaterThan(decimal left, decimal right) => left > right;
+
+    /// <summary><paramref name="left"/> ≥ <paramref name="right"/>.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static bool DecimalGreaterThanOrEqual(decimal left, decimal right) => left >= right;
+
+    /// <summary><paramref name="left"/> &lt; <paramref name="right"/>.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static bool DecimalLessThan(decimal left, decimal right) => left < right;
+
+    /// <summary><paramref name="left"/> ≤ <paramref name="right"/>.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static bool DecimalLessThanOrEqual(decimal left, decimal right) => left <= right;
 }
