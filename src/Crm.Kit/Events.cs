@@ -53,22 +53,54 @@ public sealed class InProcessCrmEventPublisher : ICrmEventPublisher
         ArgumentNullException.ThrowIfNull(events);
         foreach (var crmEvent in events)
         {
-            for (var type = crmEvent.GetType(); type is not null && type != typeof(object); type = type.BaseType)
+            foreach (var dispatcher in EventDispatcher.For(crmEvent.GetType()))
             {
-                var handlerType = typeof(ICrmEventHandler<>).MakeGenericType(type);
-                foreach (var handler in _services.GetServices(handlerType))
-                {
-                    try
-                    {
-                        var task = (ValueTask)handlerType.GetMethod(nameof(ICrmEventHandler<>.HandleAsync))!
-                            .Invoke(handler, [crmEvent, cancellationToken])!;
-                        await task.ConfigureAwait(false);
-                    }
-                    catch (Exception ex) when (ex is not OperationCanceledException)
-                    {
-                        CrmKitLog.EventHandlerFailed(_logger, ex, handler?.GetType().Name, crmEvent.GetType().Name);
-                    }
-                }
+                await dispatcher.DispatchAsync(_services, crmEvent, _logger, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+}
+
+/// <summary>
+/// Calls the handlers registered for one event type. Built once per type and cached, so publishing resolves the
+/// handlers through DI and calls them directly, without making generic types or invoking methods by reflection
+/// for every event.
+/// </summary>
+internal abstract class EventDispatcher
+{
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<Type, EventDispatcher[]> Chains = new();
+
+    /// <summary>The dispatchers for an event's type and each of its base types up to <see cref="CrmEvent"/>, in that order.</summary>
+    public static EventDispatcher[] For(Type eventType) => Chains.GetOrAdd(eventType, static type =>
+    {
+        List<EventDispatcher> chain = [];
+        for (var current = type; current is not null && current != typeof(object); current = current.BaseType)
+        {
+            chain.Add((EventDispatcher)Activator.CreateInstance(typeof(EventDispatcher<>).MakeGenericType(current))!);
+        }
+
+        return [.. chain];
+    });
+
+    public abstract ValueTask DispatchAsync(IServiceProvider services, CrmEvent crmEvent, ILogger logger, CancellationToken cancellationToken);
+}
+
+/// <summary>Calls every registered <see cref="ICrmEventHandler{TEvent}"/>, logging (not rethrowing) a failure.</summary>
+internal sealed class EventDispatcher<TEvent> : EventDispatcher
+    where TEvent : CrmEvent
+{
+    public override async ValueTask DispatchAsync(IServiceProvider services, CrmEvent crmEvent, ILogger logger, CancellationToken cancellationToken)
+    {
+        var typed = (TEvent)crmEvent;
+        foreach (var handler in services.GetServices<ICrmEventHandler<TEvent>>())
+        {
+            try
+            {
+                await handler.HandleAsync(typed, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                CrmKitLog.EventHandlerFailed(logger, ex, handler.GetType().Name, crmEvent.GetType().Name);
             }
         }
     }

@@ -329,7 +329,7 @@ public class CustomerManager
     private Customer NewCustomer(CustomerDraft normalized, DateTimeOffset now) => Apply(
         new Customer
         {
-            Id = Guid.CreateVersion7(now),
+            Id = CrmIds.NewId(now),
             TenantId = TenantId,
             Version = 1,
             LifecycleStage = normalized.InitialStage,

@@ -63,7 +63,7 @@ public class FeedbackManager
     {
         Validate(draft);
         var now = _time.GetUtcNow();
-        var survey = Apply(new Survey { Id = Guid.CreateVersion7(now), TenantId = TenantId, Name = string.Empty, Version = 1, CreatedAt = now }, draft, now);
+        var survey = Apply(new Survey { Id = CrmIds.NewId(now), TenantId = TenantId, Name = string.Empty, Version = 1, CreatedAt = now }, draft, now);
         await _store.CreateSurveyAsync(survey, cancellationToken).ConfigureAwait(false);
         return survey;
     }
@@ -124,7 +124,7 @@ public class FeedbackManager
         var customer = await _customers.GetByIdAsync(draft.CustomerId, cancellationToken).ConfigureAwait(false);
         var response = new SurveyResponse
         {
-            Id = Guid.CreateVersion7(now),
+            Id = CrmIds.NewId(now),
             TenantId = TenantId,
             SurveyId = survey.Id,
             Kind = survey.Kind,
@@ -143,7 +143,7 @@ public class FeedbackManager
         {
             task = new Interaction
             {
-                Id = Guid.CreateVersion7(now),
+                Id = CrmIds.NewId(now),
                 TenantId = TenantId,
                 Version = 1,
                 CustomerId = customer.Id,

@@ -74,7 +74,7 @@ public class InteractionManager
             ?? throw new CrmValidationException(nameof(draft.CustomerId), "customer-exists", $"{draft.CustomerId} is not a customer in this tenant");
         await ValidateLinksAsync(customer.Id, draft, cancellationToken).ConfigureAwait(false);
         var now = _time.GetUtcNow();
-        var interaction = Apply(new Interaction { Id = Guid.CreateVersion7(now), TenantId = TenantId, Version = 1, CreatedAt = now }, draft, now) with { CustomerId = customer.Id };
+        var interaction = Apply(new Interaction { Id = CrmIds.NewId(now), TenantId = TenantId, Version = 1, CreatedAt = now }, draft, now) with { CustomerId = customer.Id };
         await _store.CreateAsync(interaction, cancellationToken).ConfigureAwait(false);
         await _events.PublishAsync([new InteractionRecorded { Interaction = interaction, TenantId = TenantId, OccurredAt = now }], cancellationToken).ConfigureAwait(false);
         return interaction;

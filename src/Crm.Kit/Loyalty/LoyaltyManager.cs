@@ -77,7 +77,7 @@ public class LoyaltyManager
     {
         await ValidateAsync(definition, cancellationToken).ConfigureAwait(false);
         var now = _time.GetUtcNow();
-        var programme = new LoyaltyProgramme { Id = Guid.CreateVersion7(now), TenantId = TenantId, Version = 1, Definition = Normalize(definition), CreatedAt = now, UpdatedAt = now };
+        var programme = new LoyaltyProgramme { Id = CrmIds.NewId(now), TenantId = TenantId, Version = 1, Definition = Normalize(definition), CreatedAt = now, UpdatedAt = now };
         try
         {
             await _store.CreateProgrammeAsync(programme, cancellationToken).ConfigureAwait(false);
@@ -166,7 +166,7 @@ public class LoyaltyManager
         {
             var candidate = new LoyaltyAccount
             {
-                Id = Guid.CreateVersion7(now),
+                Id = CrmIds.NewId(now),
                 TenantId = TenantId,
                 Version = 1,
                 CustomerId = customer.Id,
@@ -842,7 +842,7 @@ public class LoyaltyManager
         LoyaltyValidation.ValidateReward(draft, programme, errors);
         errors.ThrowIfAny();
         var now = _time.GetUtcNow();
-        var reward = WithDraft(new LoyaltyReward { Id = Guid.CreateVersion7(now), TenantId = TenantId, Version = 1, Name = draft.Name, CreatedAt = now }, draft);
+        var reward = WithDraft(new LoyaltyReward { Id = CrmIds.NewId(now), TenantId = TenantId, Version = 1, Name = draft.Name, CreatedAt = now }, draft);
         await _store.CreateRewardAsync(reward, cancellationToken).ConfigureAwait(false);
         return reward;
     }

@@ -243,7 +243,7 @@ internal sealed class PostingBuilder
     {
         var entry = template with
         {
-            Id = Guid.CreateVersion7(Now),
+            Id = CrmIds.NewId(Now),
             TenantId = TenantId,
             AccountId = Account.Id,
             Sequence = Account.EntryCount + 1,

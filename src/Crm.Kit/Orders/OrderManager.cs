@@ -75,7 +75,7 @@ public class OrderManager
         var now = _time.GetUtcNow();
         var placedAt = (draft.PlacedAt ?? now).ToUniversalTime();
         var lines = draft.Lines.Select(l => l with { Sku = l.Sku.Trim(), ProductName = l.ProductName.Trim(), Category = string.IsNullOrWhiteSpace(l.Category) ? null : l.Category.Trim() }).ToArray();
-        var orderId = Guid.CreateVersion7(now);
+        var orderId = CrmIds.NewId(now);
 
         // Convert before the transaction: a converter may do I/O, and an unknown rate must fail before anything is written.
         var reportingAmount = await _metrics.ToReportingAsync(lines.Sum(l => l.LineTotal), draft.Currency, placedAt, nameof(draft.Currency), cancellationToken).ConfigureAwait(false);

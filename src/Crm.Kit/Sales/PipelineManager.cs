@@ -106,7 +106,7 @@ public class PipelineManager
         var now = _time.GetUtcNow();
         var pipeline = new SalesPipeline
         {
-            Id = Guid.CreateVersion7(now),
+            Id = CrmIds.NewId(now),
             TenantId = TenantId,
             Version = 1,
             Name = draft.Name!.Trim(),
@@ -299,7 +299,7 @@ public class PipelineManager
 
         errors.ThrowIfAny();
         var now = _time.GetUtcNow();
-        var deal = Apply(new Deal { Id = Guid.CreateVersion7(now), TenantId = TenantId, Version = 1, Title = string.Empty, Currency = string.Empty, CreatedAt = now }, draft, now) with
+        var deal = Apply(new Deal { Id = CrmIds.NewId(now), TenantId = TenantId, Version = 1, Title = string.Empty, Currency = string.Empty, CreatedAt = now }, draft, now) with
         {
             PipelineId = pipeline!.Id,
             StageId = draft.StageId ?? pipeline.ActiveStages.First().Id,
@@ -308,7 +308,7 @@ public class PipelineManager
             StageEnteredAt = now,
             LastActivityAt = now,
         };
-        var created = new DealStageChange { Id = Guid.CreateVersion7(now), TenantId = TenantId, DealId = deal.Id, Sequence = deal.Version, PipelineId = deal.PipelineId, ToStageId = deal.StageId, ToStatus = DealStatus.Open, At = now, Actor = actor.Trim() };
+        var created = new DealStageChange { Id = CrmIds.NewId(now), TenantId = TenantId, DealId = deal.Id, Sequence = deal.Version, PipelineId = deal.PipelineId, ToStageId = deal.StageId, ToStatus = DealStatus.Open, At = now, Actor = actor.Trim() };
         await _store.CreateDealAsync(deal, created, cancellationToken).ConfigureAwait(false);
         await _events.PublishAsync([new DealCreated { Deal = deal, TenantId = TenantId, OccurredAt = now }], cancellationToken).ConfigureAwait(false);
         return deal;
@@ -712,7 +712,7 @@ public class PipelineManager
     {
         var change = new DealStageChange
         {
-            Id = Guid.CreateVersion7(now),
+            Id = CrmIds.NewId(now),
             TenantId = TenantId,
             DealId = current.Id,
             Sequence = current.Version + 1,
@@ -920,7 +920,7 @@ public class PipelineManager
 
     private static PipelineStage NewStage(StageDraft stage, DateTimeOffset now) => new()
     {
-        Id = Guid.CreateVersion7(now),
+        Id = CrmIds.NewId(now),
         Name = stage.Name.Trim(),
         WinProbability = stage.WinProbability,
         RottingDays = stage.RottingDays,

@@ -67,7 +67,7 @@ public class SegmentManager
     /// <exception cref="CrmValidationException">The name or the rule is invalid, or a referenced segment is missing or would form a cycle.</exception>
     public async Task<Segment> CreateAsync(SegmentDraft draft, CancellationToken cancellationToken = default)
     {
-        var id = Guid.CreateVersion7();
+        var id = CrmIds.NewId(_time.GetUtcNow());
         await CheckDraftAsync(draft, id, cancellationToken).ConfigureAwait(false);
         var now = _time.GetUtcNow();
         var segment = new Segment

@@ -66,7 +66,7 @@ public class CaseManager
     {
         ValidatePolicy(draft);
         var now = _time.GetUtcNow();
-        var policy = ApplyPolicy(new SlaPolicy { Id = Guid.CreateVersion7(now), TenantId = TenantId, Name = string.Empty, Version = 1, CreatedAt = now }, draft, now);
+        var policy = ApplyPolicy(new SlaPolicy { Id = CrmIds.NewId(now), TenantId = TenantId, Name = string.Empty, Version = 1, CreatedAt = now }, draft, now);
         await _store.CreatePolicyAsync(policy, cancellationToken).ConfigureAwait(false);
         return policy;
     }
@@ -113,7 +113,7 @@ public class CaseManager
         var opener = draft.OpenedBy!.Trim();
         var opened = new ServiceCase
         {
-            Id = Guid.CreateVersion7(now),
+            Id = CrmIds.NewId(now),
             TenantId = TenantId,
             Version = 1,
             CustomerId = customer.Id,
