@@ -754,14 +754,7 @@ public sealed class EfFeedbackStore<TContext> : IFeedbackStore
     /// <inheritdoc />
     public async ValueTask<IReadOnlyList<SurveyResponse>> ListResponsesByCustomerAsync(string tenantId, Guid customerId, KeysetPosition? before, int limit, CancellationToken cancellationToken)
     {
-        var query = Responses(tenantId).Where(r => r.CustomerId == customerId);
-        if (before is { } position)
-        {
-            var ticks = position.At.UtcTicks;
-            query = query.Where(r => r.RespondedAt < ticks || (r.RespondedAt == ticks && r.Id.CompareTo(position.Id) < 0));
-        }
-
-        var rows = await query.OrderByDescending(r => r.RespondedAt).ThenByDescending(r => r.Id).Take(limit).ToListAsync(cancellationToken).ConfigureAwait(false);
+        var rows = await NewestFirst.PageAsync(Responses(tenantId).Where(r => r.CustomerId == customerId), r => r.RespondedAt, r => r.Id, before, limit, cancellationToken).ConfigureAwait(false);
         return rows.ConvertAll(r => r.ToResponse());
     }
 

@@ -251,14 +251,7 @@ public sealed class EfOrderStore<TContext> : IOrderStore
     /// <inheritdoc />
     public async ValueTask<IReadOnlyList<Order>> ListByCustomerAsync(string tenantId, Guid customerId, KeysetPosition? before, int limit, CancellationToken cancellationToken)
     {
-        var query = Rows(tenantId).Where(r => r.CustomerId == customerId);
-        if (before is { } position)
-        {
-            var ticks = position.At.UtcTicks;
-            query = query.Where(r => r.PlacedAt < ticks || (r.PlacedAt == ticks && r.Id.CompareTo(position.Id) < 0));
-        }
-
-        var rows = await query.OrderByDescending(r => r.PlacedAt).ThenByDescending(r => r.Id).Take(limit).ToListAsync(cancellationToken).ConfigureAwait(false);
+        var rows = await NewestFirst.PageAsync(Rows(tenantId).Where(r => r.CustomerId == customerId), r => r.PlacedAt, r => r.Id, before, limit, cancellationToken).ConfigureAwait(false);
         return rows.ConvertAll(r => r.ToOrder());
     }
 
@@ -337,14 +330,7 @@ public sealed class EfInteractionStore<TContext> : IInteractionStore
     /// <inheritdoc />
     public async ValueTask<IReadOnlyList<Interaction>> ListByCustomerAsync(string tenantId, Guid customerId, KeysetPosition? before, int limit, CancellationToken cancellationToken)
     {
-        var query = Rows(tenantId).Where(r => r.CustomerId == customerId);
-        if (before is { } position)
-        {
-            var ticks = position.At.UtcTicks;
-            query = query.Where(r => r.OccurredAt < ticks || (r.OccurredAt == ticks && r.Id.CompareTo(position.Id) < 0));
-        }
-
-        var rows = await query.OrderByDescending(r => r.OccurredAt).ThenByDescending(r => r.Id).Take(limit).ToListAsync(cancellationToken).ConfigureAwait(false);
+        var rows = await NewestFirst.PageAsync(Rows(tenantId).Where(r => r.CustomerId == customerId), r => r.OccurredAt, r => r.Id, before, limit, cancellationToken).ConfigureAwait(false);
         return rows.ConvertAll(r => r.ToInteraction());
     }
 
@@ -363,14 +349,7 @@ public sealed class EfInteractionStore<TContext> : IInteractionStore
     /// <inheritdoc />
     public async ValueTask<IReadOnlyList<Interaction>> ListByDealAsync(string tenantId, Guid dealId, KeysetPosition? before, int limit, CancellationToken cancellationToken)
     {
-        var query = Rows(tenantId).Where(r => r.DealId == dealId);
-        if (before is { } position)
-        {
-            var ticks = position.At.UtcTicks;
-            query = query.Where(r => r.OccurredAt < ticks || (r.OccurredAt == ticks && r.Id.CompareTo(position.Id) < 0));
-        }
-
-        var rows = await query.OrderByDescending(r => r.OccurredAt).ThenByDescending(r => r.Id).Take(limit).ToListAsync(cancellationToken).ConfigureAwait(false);
+        var rows = await NewestFirst.PageAsync(Rows(tenantId).Where(r => r.DealId == dealId), r => r.OccurredAt, r => r.Id, before, limit, cancellationToken).ConfigureAwait(false);
         return rows.ConvertAll(r => r.ToInteraction());
     }
 
