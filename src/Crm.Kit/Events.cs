@@ -40,6 +40,10 @@ public sealed class InProcessCrmEventPublisher : ICrmEventPublisher
     private readonly IServiceProvider _services;
     private readonly ILogger<InProcessCrmEventPublisher> _logger;
 
+    // Event types (and base types) this scope has no handler for, so that most events skip resolving an empty
+    // handler list; concurrent in case a host publishes from parallel calls in one scope.
+    private System.Collections.Concurrent.ConcurrentDictionary<EventDispatcher, bool>? _unhandled;
+
     /// <summary>Creates the publisher.</summary>
     public InProcessCrmEventPublisher(IServiceProvider services, ILogger<InProcessCrmEventPublisher>? logger = null)
     {
@@ -51,11 +55,21 @@ public sealed class InProcessCrmEventPublisher : ICrmEventPublisher
     public async ValueTask PublishAsync(IReadOnlyList<CrmEvent> events, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(events);
-        foreach (var crmEvent in events)
+        for (var i = 0; i < events.Count; i++)
         {
+            var crmEvent = events[i];
             foreach (var dispatcher in EventDispatcher.For(crmEvent.GetType()))
             {
-                await dispatcher.DispatchAsync(_services, crmEvent, _logger, cancellationToken).ConfigureAwait(false);
+                if (_unhandled is { } unhandled && unhandled.ContainsKey(dispatcher))
+                {
+                    continue;
+                }
+
+                if (!await dispatcher.DispatchAsync(_services, crmEvent, _logger, cancellationToken).ConfigureAwait(false))
+                {
+                    // Registrations cannot change once the provider is built: no handler now means none for this scope.
+                    (_unhandled ??= new()).TryAdd(dispatcher, true);
+                }
             }
         }
     }
@@ -82,18 +96,21 @@ internal abstract class EventDispatcher
         return [.. chain];
     });
 
-    public abstract ValueTask DispatchAsync(IServiceProvider services, CrmEvent crmEvent, ILogger logger, CancellationToken cancellationToken);
+    /// <summary>Calls the handlers; returns whether any is registered.</summary>
+    public abstract ValueTask<bool> DispatchAsync(IServiceProvider services, CrmEvent crmEvent, ILogger logger, CancellationToken cancellationToken);
 }
 
 /// <summary>Calls every registered <see cref="ICrmEventHandler{TEvent}"/>, logging (not rethrowing) a failure.</summary>
 internal sealed class EventDispatcher<TEvent> : EventDispatcher
     where TEvent : CrmEvent
 {
-    public override async ValueTask DispatchAsync(IServiceProvider services, CrmEvent crmEvent, ILogger logger, CancellationToken cancellationToken)
+    public override async ValueTask<bool> DispatchAsync(IServiceProvider services, CrmEvent crmEvent, ILogger logger, CancellationToken cancellationToken)
     {
         var typed = (TEvent)crmEvent;
+        var any = false;
         foreach (var handler in services.GetServices<ICrmEventHandler<TEvent>>())
         {
+            any = true;
             try
             {
                 await handler.HandleAsync(typed, cancellationToken).ConfigureAwait(false);
@@ -103,5 +120,7 @@ internal sealed class EventDispatcher<TEvent> : EventDispatcher
                 CrmKitLog.EventHandlerFailed(logger, ex, handler.GetType().Name, crmEvent.GetType().Name);
             }
         }
+
+        return any;
     }
 }

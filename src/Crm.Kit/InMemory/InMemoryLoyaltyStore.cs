@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Collections.Concurrent;
 using Crm.Kit.Loyalty;
 
@@ -21,12 +23,14 @@ internal sealed class LoyaltyTenant
 
     public Dictionary<Guid, LedgerBook> Books { get; } = [];
 
-    public Dictionary<Guid, LedgerEntry> Entries { get; } = [];
-
-    public Dictionary<Guid, PointLot> Lots { get; } = [];
+    /// <summary>
+    /// Entries and lots by id, in one map: a credit's lot carries the credit's id, so an earn adds one key here
+    /// rather than one in each of two maps.
+    /// </summary>
+    public Dictionary<Guid, LedgerSlot> Slots { get; } = [];
 
     /// <summary>Open lots with an expiry date, soonest first, across accounts: what an expiry run looks for.</summary>
-    public SortedSet<(long ExpiresAt, Guid LotId)> Expiring { get; } = [];
+    public SortedChunkList<(long ExpiresAt, Guid LotId)> Expiring { get; } = new(LotKeyComparer.Instance);
 
     public Dictionary<Guid, LoyaltyReward> Rewards { get; } = [];
 
@@ -40,10 +44,41 @@ internal sealed class LoyaltyTenant
         return book;
     }
 
+    public LedgerEntry? Entry(Guid entryId) => Slots.TryGetValue(entryId, out var slot) ? slot.Entry : null;
+
+    public PointLot? Lot(Guid lotId) => Slots.TryGetValue(lotId, out var slot) ? slot.Lot : null;
+
+    /// <summary>The lot of an index key; the indexes only hold keys of stored lots.</summary>
+    public PointLot IndexedLot(Guid lotId) => Slots[lotId].Lot!;
+
+    public void AddEntry(LedgerEntry entry) =>
+        CollectionsMarshal.GetValueRefOrAddDefault(Slots, entry.Id, out _).Entry = entry;
+
+    public void RemoveEntry(Guid entryId)
+    {
+        ref var slot = ref CollectionsMarshal.GetValueRefOrNullRef(Slots, entryId);
+        if (!Unsafe.IsNullRef(ref slot))
+        {
+            slot.Entry = null;
+            if (slot.Lot is null)
+            {
+                Slots.Remove(entryId);
+            }
+        }
+    }
+
     /// <summary>Stores a lot's new state (or removes it when <paramref name="lot"/> is null) and keeps the indexes in step.</summary>
     public void SetLot(Guid lotId, PointLot? lot)
     {
-        if (Lots.Remove(lotId, out var old))
+        ref var slot = ref CollectionsMarshal.GetValueRefOrAddDefault(Slots, lotId, out _);
+        var old = slot.Lot;
+        slot.Lot = lot;
+        if (slot.Entry is null && lot is null)
+        {
+            Slots.Remove(lotId);
+        }
+
+        if (old is not null)
         {
             var book = Book(old.AccountId);
             book.Open.Remove((old.EarnedAt.UtcTicks, old.Id));
@@ -60,7 +95,6 @@ internal sealed class LoyaltyTenant
             return;
         }
 
-        Lots[lot.Id] = lot;
         if (lot.Remaining > 0)
         {
             var book = Book(lot.AccountId);
@@ -79,6 +113,18 @@ internal sealed class LoyaltyTenant
     }
 }
 
+/// <summary>What the store holds under one id: a ledger entry, a lot, or (for a credit) both.</summary>
+internal record struct LedgerSlot(LedgerEntry? Entry, PointLot? Lot);
+
+/// <summary>Orders lot keys (a time in UTC ticks, then the lot id) without boxing or a tuple comparer per call.</summary>
+internal sealed class LotKeyComparer : IComparer<(long At, Guid LotId)>
+{
+    public static LotKeyComparer Instance { get; } = new();
+
+    public int Compare((long At, Guid LotId) x, (long At, Guid LotId) y) =>
+        x.At != y.At ? x.At.CompareTo(y.At) : x.LotId.CompareTo(y.LotId);
+}
+
 /// <summary>One account's ledger and lot indexes.</summary>
 internal sealed class LedgerBook
 {
@@ -89,15 +135,18 @@ internal sealed class LedgerBook
     public Dictionary<Guid, List<LedgerEntry>> ReversalsOf { get; } = [];
 
     /// <summary>Open lots, oldest earned first.</summary>
-    public SortedSet<(long EarnedAt, Guid LotId)> Open { get; } = [];
+    public SortedChunkList<(long EarnedAt, Guid LotId)> Open { get; } = new(LotKeyComparer.Instance);
 
     /// <summary>Open lots that were created with an activation delay (some may have matured since).</summary>
     public HashSet<Guid> Pending { get; } = [];
 
     /// <summary>Open lots with an expiry date, soonest first.</summary>
-    public SortedSet<(long ExpiresAt, Guid LotId)> Expiring { get; } = [];
+    public SortedChunkList<(long ExpiresAt, Guid LotId)> Expiring { get; } = new(LotKeyComparer.Instance);
 
-    /// <summary>Running sums of qualifying points and spend by entry (prefix sums), so a window sum is two lookups.</summary>
+    /// <summary>
+    /// Running sums of qualifying points and spend after each entry that changed them (prefix sums), so a window
+    /// sum is two lookups.
+    /// </summary>
     public List<(long At, long Points, decimal Spend)> Qualifying { get; } = [];
 }
 
@@ -280,14 +329,7 @@ public sealed class InMemoryLoyaltyStore : ILoyaltyStore
             {
                 var previous = CheckVersion(tenant, account, posting.ExpectedVersion);
                 var book = tenant.Book(account.Id);
-                var keys = new HashSet<string>(StringComparer.Ordinal);
-                foreach (var entry in posting.Entries)
-                {
-                    if (book.ByKey.ContainsKey(entry.IdempotencyKey) || !keys.Add(entry.IdempotencyKey))
-                    {
-                        throw new DuplicateValueException(nameof(LedgerEntry.IdempotencyKey), entry.IdempotencyKey);
-                    }
-                }
+                CheckKeysAreNew(book, posting.Entries);
 
                 LoyaltyReward? previousReward = null;
                 if (posting.Reward is { } change)
@@ -301,18 +343,24 @@ public sealed class InMemoryLoyaltyStore : ILoyaltyStore
                     tenant.Rewards[change.Reward.Id] = change.Reward;
                 }
 
-                var previousLots = new List<(Guid Id, PointLot? Lot)>(posting.NewLots.Count + posting.ChangedLots.Count);
-                foreach (var lot in posting.NewLots.Concat(posting.ChangedLots))
+                var previousLots = new (Guid Id, PointLot? Lot)[posting.NewLots.Count + posting.ChangedLots.Count];
+                var changed = 0;
+                foreach (var lots in (ReadOnlySpan<IReadOnlyList<PointLot>>)[posting.NewLots, posting.ChangedLots])
                 {
-                    previousLots.Add((lot.Id, tenant.Lots.GetValueOrDefault(lot.Id)));
-                    tenant.SetLot(lot.Id, lot);
+                    for (var i = 0; i < lots.Count; i++)
+                    {
+                        var lot = lots[i];
+                        previousLots[changed++] = (lot.Id, tenant.Lot(lot.Id));
+                        tenant.SetLot(lot.Id, lot);
+                    }
                 }
 
-                foreach (var entry in posting.Entries)
+                for (var i = 0; i < posting.Entries.Count; i++)
                 {
+                    var entry = posting.Entries[i];
                     book.Entries.Add(entry);
                     book.ByKey[entry.IdempotencyKey] = entry;
-                    tenant.Entries[entry.Id] = entry;
+                    tenant.AddEntry(entry);
                     if (entry.ReversesEntryId is { } reversed)
                     {
                         if (!book.ReversalsOf.TryGetValue(reversed, out var list))
@@ -323,8 +371,11 @@ public sealed class InMemoryLoyaltyStore : ILoyaltyStore
                         list.Add(entry);
                     }
 
-                    var last = book.Qualifying.Count > 0 ? book.Qualifying[^1] : default;
-                    book.Qualifying.Add((entry.At.UtcTicks, last.Points + entry.QualifyingPoints, last.Spend + entry.QualifyingSpend));
+                    if (Qualifies(entry))
+                    {
+                        var last = book.Qualifying.Count > 0 ? book.Qualifying[^1] : default;
+                        book.Qualifying.Add((entry.At.UtcTicks, last.Points + entry.QualifyingPoints, last.Spend + entry.QualifyingSpend));
+                    }
                 }
 
                 tenant.Accounts[account.Id] = account;
@@ -337,16 +388,20 @@ public sealed class InMemoryLoyaltyStore : ILoyaltyStore
                         {
                             var entry = posting.Entries[i];
                             book.Entries.RemoveAt(book.Entries.Count - 1);
-                            book.Qualifying.RemoveAt(book.Qualifying.Count - 1);
+                            if (Qualifies(entry))
+                            {
+                                book.Qualifying.RemoveAt(book.Qualifying.Count - 1);
+                            }
+
                             book.ByKey.Remove(entry.IdempotencyKey);
-                            tenant.Entries.Remove(entry.Id);
+                            tenant.RemoveEntry(entry.Id);
                             if (entry.ReversesEntryId is { } reversed && book.ReversalsOf.TryGetValue(reversed, out var list))
                             {
                                 list.Remove(entry);
                             }
                         }
 
-                        for (var i = previousLots.Count - 1; i >= 0; i--)
+                        for (var i = previousLots.Length - 1; i >= 0; i--)
                         {
                             tenant.SetLot(previousLots[i].Id, previousLots[i].Lot);
                         }
@@ -363,7 +418,7 @@ public sealed class InMemoryLoyaltyStore : ILoyaltyStore
 
     /// <inheritdoc />
     public ValueTask<LedgerEntry?> FindEntryAsync(string tenantId, Guid entryId, CancellationToken cancellationToken) =>
-        Read(tenantId, t => t.Entries.GetValueOrDefault(entryId));
+        Read(tenantId, t => t.Entry(entryId));
 
     /// <inheritdoc />
     public ValueTask<LedgerEntry?> FindEntryByKeyAsync(string tenantId, Guid accountId, string idempotencyKey, CancellationToken cancellationToken) =>
@@ -424,15 +479,27 @@ public sealed class InMemoryLoyaltyStore : ILoyaltyStore
                 return [];
             }
 
-            IEnumerable<(long EarnedAt, Guid LotId)> keys = after is { } position
-                ? book.Open.GetViewBetween((position.At.UtcTicks, position.Id), (long.MaxValue, Guid.AllBitsSet)).Where(k => k != (position.At.UtcTicks, position.Id))
-                : book.Open;
-            return [.. keys.Take(limit).Select(k => t.Lots[k.LotId])];
+            var keys = after is { } position
+                ? book.Open.From((position.At.UtcTicks, position.Id)).SkipWhile(k => k == (position.At.UtcTicks, position.Id))
+                : book.Open.All();
+            return [.. keys.Take(limit).Select(k => t.IndexedLot(k.LotId))];
         });
 
     /// <inheritdoc />
     public ValueTask<IReadOnlyList<PointLot>> FindLotsAsync(string tenantId, IReadOnlyCollection<Guid> lotIds, CancellationToken cancellationToken) =>
-        ReadList<PointLot>(tenantId, t => [.. lotIds.Where(t.Lots.ContainsKey).Select(id => t.Lots[id])]);
+        ReadList<PointLot>(tenantId, t =>
+        {
+            var lots = new List<PointLot>(lotIds.Count);
+            foreach (var id in lotIds)
+            {
+                if (t.Lot(id) is { } lot)
+                {
+                    lots.Add(lot);
+                }
+            }
+
+            return lots;
+        });
 
     /// <inheritdoc />
     public ValueTask<IReadOnlyList<PointLot>> ListPendingLotsAsync(string tenantId, Guid accountId, DateTimeOffset asOf, CancellationToken cancellationToken) =>
@@ -446,7 +513,7 @@ public sealed class InMemoryLoyaltyStore : ILoyaltyStore
             var result = new List<PointLot>();
             foreach (var id in book.Pending)
             {
-                if (t.Lots[id] is { Remaining: > 0 } lot && lot.AvailableAt > asOf)
+                if (t.IndexedLot(id) is { Remaining: > 0 } lot && lot.AvailableAt > asOf)
                 {
                     result.Add(lot);
                 }
@@ -457,21 +524,21 @@ public sealed class InMemoryLoyaltyStore : ILoyaltyStore
 
     /// <inheritdoc />
     public ValueTask<IReadOnlyList<PointLot>> ListExpiringLotsAsync(string tenantId, Guid accountId, int limit, CancellationToken cancellationToken) =>
-        ReadList<PointLot>(tenantId, t => t.Books.TryGetValue(accountId, out var book) ? [.. book.Expiring.Take(limit).Select(k => t.Lots[k.LotId])] : []);
+        ReadList<PointLot>(tenantId, t => t.Books.TryGetValue(accountId, out var book) ? [.. book.Expiring.All().Take(limit).Select(k => t.IndexedLot(k.LotId))] : []);
 
     /// <inheritdoc />
     public ValueTask<IReadOnlyList<Guid>> ListAccountsWithExpiredLotsAsync(string tenantId, DateTimeOffset asOf, Guid? afterAccountId, int limit, CancellationToken cancellationToken) =>
         ReadList<Guid>(tenantId, t =>
         {
             var accounts = new SortedSet<Guid>();
-            foreach (var (expiresAt, lotId) in t.Expiring)
+            foreach (var (expiresAt, lotId) in t.Expiring.All())
             {
                 if (expiresAt > asOf.UtcTicks)
                 {
                     break;
                 }
 
-                var accountId = t.Lots[lotId].AccountId;
+                var accountId = t.IndexedLot(lotId).AccountId;
                 if (afterAccountId is null || accountId.CompareTo(afterAccountId.Value) > 0)
                 {
                     accounts.Add(accountId);
@@ -538,6 +605,24 @@ public sealed class InMemoryLoyaltyStore : ILoyaltyStore
                 };
             }
         }, cancellationToken);
+    }
+
+    // Only entries that move the qualifying figures get a running sum: a window's sum is the same, and partner
+    // credits, redemptions and expiries (most of a ledger) add nothing.
+    private static bool Qualifies(LedgerEntry entry) => entry.QualifyingPoints != 0 || entry.QualifyingSpend != 0m;
+
+    private static void CheckKeysAreNew(LedgerBook book, IReadOnlyList<LedgerEntry> entries)
+    {
+        // Most postings have one entry: the set that catches a key repeated within the posting is only needed for more.
+        var seen = entries.Count > 1 ? new HashSet<string>(StringComparer.Ordinal) : null;
+        for (var i = 0; i < entries.Count; i++)
+        {
+            var entry = entries[i];
+            if (book.ByKey.ContainsKey(entry.IdempotencyKey) || (seen is not null && !seen.Add(entry.IdempotencyKey)))
+            {
+                throw new DuplicateValueException(nameof(LedgerEntry.IdempotencyKey), entry.IdempotencyKey);
+            }
+        }
     }
 
     private static LoyaltyAccount CheckVersion(LoyaltyTenant tenant, LoyaltyAccount account, long expectedVersion) =>

@@ -2,7 +2,8 @@ namespace Crm.Kit.InMemory;
 
 /// <summary>
 /// A sorted set kept as a list of sorted chunks (the leaf level of a B+-tree): inserting, removing and finding
-/// cost O(log n) plus a move within one chunk of at most <see cref="MaxChunk"/> items. It stores items inline, so it
+/// cost O(log n) plus a move within one chunk of at most <see cref="MaxChunk"/> items; adding past the last item
+/// costs one comparison. It stores items inline, so it
 /// costs roughly the item's size per entry, where <see cref="SortedSet{T}"/> spends a 40-byte node on each.
 /// Not thread-safe: the in-memory indexes lock around it.
 /// </summary>
@@ -18,6 +19,24 @@ internal sealed class SortedChunkList<T>(IComparer<T> comparer)
         if (_chunks.Count == 0)
         {
             _chunks.Add([item]);
+            Count++;
+            return true;
+        }
+
+        var last = _chunks[^1];
+        if (comparer.Compare(last[^1], item) < 0)
+        {
+            // Past the end, the usual case for keys that follow the clock: no search, and a full chunk is left
+            // full rather than split, so that appending in order packs the chunks.
+            if (last.Count == MaxChunk)
+            {
+                _chunks.Add(new List<T>(MaxChunk) { item });
+            }
+            else
+            {
+                last.Add(item);
+            }
+
             Count++;
             return true;
         }

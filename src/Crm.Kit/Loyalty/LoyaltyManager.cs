@@ -437,7 +437,8 @@ public class LoyaltyManager
         return (await PostAsync(programme, account.Id, _ => idempotencyKey, (b, _) =>
         {
             RequireActive(b.Account);
-            b.Credit(Template(LedgerEntryKind.Earn, idempotencyKey, source) with { Points = points, Reason = reason }, b.Now, b.Now, addsToLifetime: true);
+            var template = new LedgerEntry { Id = Guid.Empty, TenantId = string.Empty, Kind = LedgerEntryKind.Earn, IdempotencyKey = idempotencyKey, Source = source, Points = points, Reason = reason };
+            b.Credit(template, b.Now, b.Now, addsToLifetime: true);
             return ValueTask.CompletedTask;
         }, cancellationToken).ConfigureAwait(false))!;
     }
@@ -913,7 +914,7 @@ public class LoyaltyManager
                 return (Entry: null, Builders: null);
             }
 
-            List<PostingBuilder> builders = [builder, .. builder.Others];
+            List<PostingBuilder> builders = builder.HasOthers ? [builder, .. builder.Others] : [builder];
 
             foreach (var b in builders)
             {
@@ -942,17 +943,34 @@ public class LoyaltyManager
 
     private async Task PublishAsync(List<PostingBuilder> builders, CancellationToken cancellationToken)
     {
-        var events = new List<CrmEvent>();
+        var events = new List<CrmEvent>(builders.Count == 1 ? builders[0].Entries.Count : 4);
+        var customers = new List<Guid>(builders.Count);
         foreach (var b in builders)
         {
+            var customerId = b.Original.CustomerId;
             _instrumentation.PointsPosted.Add(b.Entries.Count);
-            CrmKitLog.PointsPosted(_logger, b.Entries.Count, b.Account.CustomerId);
-            events.AddRange(b.Entries.Select(e => new PointsPosted { CustomerId = b.Account.CustomerId, Entry = e, TenantId = TenantId, OccurredAt = b.Now }));
-            events.AddRange(b.TierChanges.Select(c => new TierChanged { CustomerId = b.Account.CustomerId, Change = c, TenantId = TenantId, OccurredAt = b.Now }));
+            CrmKitLog.PointsPosted(_logger, b.Entries.Count, customerId);
+            for (var i = 0; i < b.Entries.Count; i++)
+            {
+                events.Add(new PointsPosted { CustomerId = customerId, Entry = b.Entries[i], TenantId = TenantId, OccurredAt = b.Now });
+            }
+
+            if (b.HasTierChanges)
+            {
+                foreach (var change in b.TierChanges)
+                {
+                    events.Add(new TierChanged { CustomerId = customerId, Change = change, TenantId = TenantId, OccurredAt = b.Now });
+                }
+            }
+
+            if (!customers.Contains(customerId))
+            {
+                customers.Add(customerId);
+            }
         }
 
         await _events.PublishAsync(events, cancellationToken).ConfigureAwait(false);
-        await _changes.NotifyAsync(TenantId, [.. builders.Select(b => b.Account.CustomerId).Distinct()], cancellationToken).ConfigureAwait(false);
+        await _changes.NotifyAsync(TenantId, customers, cancellationToken).ConfigureAwait(false);
     }
 
     private static async ValueTask<IReadOnlyList<LotDraw>> TakeAvailableAsync(PostingBuilder b, long points, CancellationToken cancellationToken)

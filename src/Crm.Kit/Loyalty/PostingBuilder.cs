@@ -11,16 +11,31 @@ internal sealed class PostingBuilder
     private const int LotPage = 256;
 
     private readonly ILoyaltyStore _store;
-    private readonly Dictionary<Guid, PointLot> _changed = [];
     private readonly List<PointLot> _newLots = [];
     private readonly List<LedgerEntry> _entries = [];
+
+    // Created on first use: an earn, the common posting, changes no stored lot, moves no tier and pays no referrer.
+    private Dictionary<Guid, PointLot>? _changed;
+    private List<TierChange>? _tierChanges;
+    private List<PostingBuilder>? _others;
     private IReadOnlyList<PointLot>? _storedPending;
+
+    // The account as last set, and the figures the entries appended since have moved. The record is copied only
+    // when someone reads Account, not once per entry; an earn never does, and BuildAsync copies it once.
+    private LoyaltyAccount _account;
+    private long _balance;
+    private long _entryCount;
+    private long _lifetimePoints;
+    private bool _figuresMoved;
 
     public PostingBuilder(ILoyaltyStore store, LoyaltyAccount account, LoyaltyProgramme programme, DateTimeOffset now)
     {
         _store = store;
         Original = account;
-        Account = account;
+        _account = account;
+        _balance = account.Balance;
+        _entryCount = account.EntryCount;
+        _lifetimePoints = account.LifetimePoints;
         Programme = programme;
         Now = now;
     }
@@ -28,7 +43,28 @@ internal sealed class PostingBuilder
     public LoyaltyAccount Original { get; }
 
     /// <summary>The account as the entries so far leave it.</summary>
-    public LoyaltyAccount Account { get; set; }
+    public LoyaltyAccount Account
+    {
+        get
+        {
+            if (_figuresMoved)
+            {
+                _account = _account with { Balance = _balance, EntryCount = _entryCount, LifetimePoints = _lifetimePoints };
+                _figuresMoved = false;
+            }
+
+            return _account;
+        }
+
+        set
+        {
+            _account = value;
+            _balance = value.Balance;
+            _entryCount = value.EntryCount;
+            _lifetimePoints = value.LifetimePoints;
+            _figuresMoved = false;
+        }
+    }
 
     public LoyaltyProgramme Programme { get; }
 
@@ -39,35 +75,38 @@ internal sealed class PostingBuilder
 
     public IReadOnlyList<LedgerEntry> Entries => _entries;
 
-    public List<TierChange> TierChanges { get; } = [];
+    public List<TierChange> TierChanges => _tierChanges ??= [];
+
+    /// <summary>Whether <see cref="TierChanges"/> has anything, without creating the list.</summary>
+    public bool HasTierChanges => _tierChanges is { Count: > 0 };
 
     public (LoyaltyReward Reward, long ExpectedVersion)? Reward { get; set; }
 
     /// <summary>Postings to other accounts written in the same transaction (a referrer's bonus).</summary>
-    public List<PostingBuilder> Others { get; } = [];
+    public List<PostingBuilder> Others => _others ??= [];
+
+    /// <summary>Whether <see cref="Others"/> has anything, without creating the list.</summary>
+    public bool HasOthers => _others is { Count: > 0 };
+
+    private Dictionary<Guid, PointLot> Changed => _changed ??= [];
 
     private string TenantId => Original.TenantId;
 
     /// <summary>Appends a credit and the lot it creates.</summary>
     public LedgerEntry Credit(LedgerEntry template, DateTimeOffset earnedAt, DateTimeOffset availableAt, bool addsToLifetime)
     {
-        var entry = Append(template, template.Points);
+        var entry = Append(template, template.Points, addsToLifetime ? template.Points : 0);
         _newLots.Add(new PointLot
         {
             Id = entry.Id,
             TenantId = TenantId,
-            AccountId = Account.Id,
+            AccountId = Original.Id,
             Points = entry.Points,
             Remaining = entry.Points,
             EarnedAt = earnedAt,
             AvailableAt = availableAt,
             ExpiresAt = Programme.Definition.Expiry.ExpiryOf(earnedAt),
         });
-        if (addsToLifetime)
-        {
-            Account = Account with { LifetimePoints = Account.LifetimePoints + entry.Points };
-        }
-
         return entry;
     }
 
@@ -82,7 +121,7 @@ internal sealed class PostingBuilder
         foreach (var draw in draws)
         {
             var lot = lots[draw.LotId];
-            lots[draw.LotId] = _changed[draw.LotId] = lot with { Remaining = lot.Remaining + draw.Points };
+            lots[draw.LotId] = Changed[draw.LotId] = lot with { Remaining = lot.Remaining + draw.Points };
         }
 
         return Append(template with { Draws = draws }, draws.Sum(d => d.Points));
@@ -110,10 +149,10 @@ internal sealed class PostingBuilder
             KeysetPosition? after = null;
             while (need > 0)
             {
-                var page = await _store.ListOpenLotsAsync(TenantId, Account.Id, after, LotPage, cancellationToken).ConfigureAwait(false);
+                var page = await _store.ListOpenLotsAsync(TenantId, Original.Id, after, LotPage, cancellationToken).ConfigureAwait(false);
                 foreach (var stored in page)
                 {
-                    var lot = _changed.GetValueOrDefault(stored.Id, stored);
+                    var lot = ChangedOr(stored);
                     var pending = lot.AvailableAt > Now;
                     if (pending == pendingPass && need > 0)
                     {
@@ -139,11 +178,11 @@ internal sealed class PostingBuilder
         var draws = new List<LotDraw>();
         foreach (var stored in due)
         {
-            var lot = _changed.GetValueOrDefault(stored.Id, stored);
+            var lot = ChangedOr(stored);
             if (lot.Remaining > 0)
             {
                 draws.Add(new LotDraw(lot.Id, lot.Remaining));
-                _changed[lot.Id] = lot with { Remaining = 0, Expired = lot.Expired + lot.Remaining };
+                Changed[lot.Id] = lot with { Remaining = 0, Expired = lot.Expired + lot.Remaining };
             }
         }
 
@@ -155,31 +194,41 @@ internal sealed class PostingBuilder
     /// <summary>Points not yet available now: in stored pending lots (as changed here) and in new lots.</summary>
     public async ValueTask<(long Points, DateTimeOffset? Next)> PendingAsync(CancellationToken cancellationToken)
     {
-        var lots = new Dictionary<Guid, PointLot>();
         if (Original.NextActivationAt is not null)
         {
             // Read once per posting: a redemption asks before taking, and the posting asks again when it is built.
-            _storedPending ??= await _store.ListPendingLotsAsync(TenantId, Account.Id, Now, cancellationToken).ConfigureAwait(false);
+            _storedPending ??= await _store.ListPendingLotsAsync(TenantId, Original.Id, Now, cancellationToken).ConfigureAwait(false);
+        }
+
+        var sum = new PendingSum(Now);
+        if (_storedPending is not null)
+        {
             foreach (var stored in _storedPending)
             {
-                lots[stored.Id] = _changed.GetValueOrDefault(stored.Id, stored);
+                if (_changed is null || !_changed.ContainsKey(stored.Id))
+                {
+                    sum.Add(stored);
+                }
             }
         }
 
-        foreach (var lot in _changed.Values.Concat(_newLots).Where(l => l.AvailableAt > Now))
+        if (_changed is not null)
         {
-            lots[lot.Id] = lot;
+            foreach (var lot in _changed.Values)
+            {
+                sum.Add(lot);
+            }
         }
 
-        long points = 0;
-        DateTimeOffset? next = null;
-        foreach (var lot in lots.Values.Where(l => l.Remaining > 0))
+        foreach (var lot in _newLots)
         {
-            points += lot.Remaining;
-            next = next is null || lot.AvailableAt < next ? lot.AvailableAt : next;
+            if (_changed is null || !_changed.ContainsKey(lot.Id))
+            {
+                sum.Add(lot);
+            }
         }
 
-        return (points, next);
+        return (sum.Points, sum.Next);
     }
 
     /// <summary>The posting to hand to the store, with the account's pending figures brought up to date.</summary>
@@ -188,11 +237,20 @@ internal sealed class PostingBuilder
         var (pending, next) = await PendingAsync(cancellationToken).ConfigureAwait(false);
         return new LedgerPosting
         {
-            Account = Account with { Version = Original.Version + 1, PendingPoints = pending, PendingAsOf = Now, NextActivationAt = next },
+            Account = _account with
+            {
+                Version = Original.Version + 1,
+                Balance = _balance,
+                EntryCount = _entryCount,
+                LifetimePoints = _lifetimePoints,
+                PendingPoints = pending,
+                PendingAsOf = Now,
+                NextActivationAt = next,
+            },
             ExpectedVersion = Original.Version,
             Entries = _entries,
             NewLots = _newLots,
-            ChangedLots = [.. _changed.Values],
+            ChangedLots = _changed is null ? [] : [.. _changed.Values],
             Reward = Reward,
         };
     }
@@ -203,7 +261,7 @@ internal sealed class PostingBuilder
         if (taken > 0)
         {
             draws.Add(new LotDraw(lot.Id, taken));
-            _changed[lot.Id] = lot with { Remaining = lot.Remaining - taken };
+            Changed[lot.Id] = lot with { Remaining = lot.Remaining - taken };
         }
 
         return taken;
@@ -215,7 +273,7 @@ internal sealed class PostingBuilder
         var missing = new List<Guid>();
         foreach (var id in ids)
         {
-            if (_changed.TryGetValue(id, out var lot))
+            if (_changed is not null && _changed.TryGetValue(id, out var lot))
             {
                 result[id] = lot;
             }
@@ -229,7 +287,7 @@ internal sealed class PostingBuilder
         {
             foreach (var lot in await _store.FindLotsAsync(TenantId, missing, cancellationToken).ConfigureAwait(false))
             {
-                if (lot.AccountId == Account.Id)
+                if (lot.AccountId == Original.Id)
                 {
                     result[lot.Id] = lot;
                 }
@@ -239,20 +297,43 @@ internal sealed class PostingBuilder
         return result;
     }
 
-    private LedgerEntry Append(LedgerEntry template, long signedPoints)
+    private PointLot ChangedOr(PointLot stored) =>
+        _changed is not null && _changed.TryGetValue(stored.Id, out var changed) ? changed : stored;
+
+    private LedgerEntry Append(LedgerEntry template, long signedPoints, long lifetimePoints = 0)
     {
         var entry = template with
         {
             Id = CrmIds.NewId(Now),
             TenantId = TenantId,
-            AccountId = Account.Id,
-            Sequence = Account.EntryCount + 1,
+            AccountId = Original.Id,
+            Sequence = _entryCount + 1,
             Points = signedPoints,
-            BalanceAfter = Account.Balance + signedPoints,
+            BalanceAfter = _balance + signedPoints,
             At = Now,
         };
-        Account = Account with { Balance = entry.BalanceAfter, EntryCount = entry.Sequence };
+        _balance = entry.BalanceAfter;
+        _entryCount = entry.Sequence;
+        _lifetimePoints += lifetimePoints;
+        _figuresMoved = true;
         _entries.Add(entry);
         return entry;
+    }
+
+    /// <summary>Adds up the remaining points of lots that are still pending at a time, and the soonest activation.</summary>
+    private struct PendingSum(DateTimeOffset now)
+    {
+        public long Points { get; private set; }
+
+        public DateTimeOffset? Next { get; private set; }
+
+        public void Add(PointLot lot)
+        {
+            if (lot.AvailableAt > now && lot.Remaining > 0)
+            {
+                Points += lot.Remaining;
+                Next = Next is { } next && next <= lot.AvailableAt ? next : lot.AvailableAt;
+            }
+        }
     }
 }
