@@ -40,6 +40,21 @@ internal static class BenchmarkRule
     }
 
     /// <summary>
+    /// The same logic by hand with its conditions in the order Crm.Kit's compiler tests them (cheapest first):
+    /// what the rule costs when the ordering is taken out of the comparison.
+    /// </summary>
+    public static Func<Customer, bool> HandWrittenCheapestFirst(DateTimeOffset now)
+    {
+        var cutoff = now.AddDays(-90);
+        return c =>
+            c.Metrics.LastOrderAt is { } last && last >= cutoff && last <= now &&
+            c.Metrics.TotalSpent >= 100m &&
+            c.HasConsent(ContactChannel.Email, ConsentPurpose.Marketing) &&
+            (c.LifecycleStage is LifecycleStage.Customer or LifecycleStage.WonBack || HasAnyTag(c.Tags)) &&
+            c.Addresses.Count > 0 && string.Equals(c.Addresses[0].CountryCode, "US", StringComparison.OrdinalIgnoreCase);
+    }
+
+    /// <summary>
     /// The same hand-written logic as an expression tree, compiled the way Crm.Kit compiles rules: it separates
     /// what the rule language costs from what running as a dynamic method costs (no tiered PGO).
     /// </summary>
@@ -135,6 +150,7 @@ public class SegmentScanBenchmarks
     private Customer[] _customers = [];
     private Func<Customer, bool> _handWritten = _ => false;
     private Func<Customer, bool> _handWrittenExpression = _ => false;
+    private Func<Customer, bool> _handWrittenCheapestFirst = _ => false;
     private Func<Customer, RuleArguments, bool> _compiled = (_, _) => false;
     private RuleArguments? _arguments;
 
@@ -152,11 +168,12 @@ public class SegmentScanBenchmarks
         _customers = customers;
         _handWritten = BenchmarkRule.HandWritten(BenchmarkRule.Now);
         _handWrittenExpression = BenchmarkRule.HandWrittenAsExpression(BenchmarkRule.Now);
+        _handWrittenCheapestFirst = BenchmarkRule.HandWrittenCheapestFirst(BenchmarkRule.Now);
         var compiled = BenchmarkRule.Compiler().Compile(SegmentRuleJson.Parse(BenchmarkRule.Json));
         _compiled = compiled.Predicate;
         _arguments = compiled.Bind(BenchmarkRule.Now);
         var expected = _customers.Count(_handWritten);
-        if (expected != _customers.Count(c => _compiled(c, _arguments)) || expected == 0)
+        if (expected != _customers.Count(c => _compiled(c, _arguments)) || expected != _customers.Count(_handWrittenCheapestFirst) || expected == 0)
         {
             throw new InvalidOperationException("The compiled rule and the hand-written lambda disagree, or select nobody.");
         }
@@ -169,6 +186,19 @@ public class SegmentScanBenchmarks
     {
         var count = 0;
         var predicate = _handWritten;
+        foreach (var customer in _customers)
+        {
+            count += predicate(customer) ? 1 : 0;
+        }
+
+        return count;
+    }
+
+    [Benchmark(Description = "hand-written, cheapest conditions first")]
+    public int HandWrittenCheapestFirst()
+    {
+        var count = 0;
+        var predicate = _handWrittenCheapestFirst;
         foreach (var customer in _customers)
         {
             count += predicate(customer) ? 1 : 0;

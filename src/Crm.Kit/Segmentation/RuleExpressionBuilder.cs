@@ -75,6 +75,12 @@ internal abstract class RuleTarget
     /// <summary>The lambda parameter standing for one customer.</summary>
     public abstract ParameterExpression Subject { get; }
 
+    /// <summary>
+    /// Whether a group's conditions should be tested cheapest first rather than in the order written. Worth it
+    /// where the expression runs as written (in memory); a database plans the order itself.
+    /// </summary>
+    public virtual bool OrdersByCost => false;
+
     /// <summary>An expression of type <see cref="RuleArguments"/>.</summary>
     public abstract Expression Arguments { get; }
 
@@ -222,6 +228,13 @@ internal sealed class RuleExpressionBuilder
     private Expression Group(RuleGroup group)
     {
         var parts = group.Rules.Select(Build).ToList();
+        if (_target.OrdersByCost && parts.Count > 1)
+        {
+            // Conditions are pure, so all/any/none give the same answer in any order; testing the cheap ones first
+            // means the dear ones (calls, lists, nested groups) run only for the customers the cheap ones let through.
+            parts = [.. parts.OrderBy(RuleCost.Of)];
+        }
+
         return group.Kind switch
         {
             RuleGroupKind.All => parts.Aggregate(Expression.AndAlso),
@@ -483,4 +496,85 @@ internal sealed class RuleExpressionBuilder
     /// </summary>
     private static Expression Guard(Expression value, Expression test) =>
         Nullable.GetUnderlyingType(value.Type) is null ? test : Expression.AndAlso(NotNull(value), test);
+}
+
+/// <summary>
+/// A rough cost of testing an expression once, used only to order a group's conditions (ties keep the written
+/// order). What counts is what the JIT cannot flatten: a call it will not inline (a helper marked not to be, a
+/// method too big to be, a virtual or interface call) and each read of a member of an object, which may be a cache
+/// miss. Reading the rule's own arguments or a field of a struct costs nothing; a nested group costs its parts.
+/// </summary>
+internal sealed class RuleCost : ExpressionVisitor
+{
+    private const int Call = 8;
+
+    // The JIT inlines small methods; past about this much IL it usually does not.
+    private const int InlinedILSize = 32;
+
+    private int _cost;
+
+    public static int Of(Expression expression)
+    {
+        var counter = new RuleCost();
+        counter.Visit(expression);
+        return counter._cost;
+    }
+
+    protected override Expression VisitMethodCall(MethodCallExpression node)
+    {
+        _cost += CallCost(node.Method);
+        return base.VisitMethodCall(node);
+    }
+
+    protected override Expression VisitInvocation(InvocationExpression node)
+    {
+        _cost += Call;
+        return base.VisitInvocation(node);
+    }
+
+    protected override Expression VisitBinary(BinaryExpression node)
+    {
+        // An operator with a method behind it (decimal's) is a call; on primitives it is one instruction.
+        _cost += node.Method is { } method ? Math.Max(CallCost(method), Call / 2) : 0;
+        return base.VisitBinary(node);
+    }
+
+    protected override Expression VisitMember(MemberExpression node)
+    {
+        var owner = node.Expression?.Type;
+        _cost += owner is null || owner.IsValueType || owner == typeof(RuleArguments) ? 0 : 1;
+        if (node.Member is PropertyInfo { GetMethod: { } getter })
+        {
+            _cost += CallCost(getter) == Call ? Call : 0;
+        }
+
+        return base.VisitMember(node);
+    }
+
+    protected override Expression VisitIndex(IndexExpression node)
+    {
+        _cost += node.Indexer?.GetMethod is { } getter ? CallCost(getter) : 0;
+        return base.VisitIndex(node);
+    }
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<MethodInfo, int> CallCosts = new();
+
+    // Cached: reading a method's IL through reflection costs more than the rest of the estimate.
+    private static int CallCost(MethodInfo method) => CallCosts.GetOrAdd(method, EstimateCallCost);
+
+    private static int EstimateCallCost(MethodInfo method)
+    {
+        if ((method.MethodImplementationFlags & MethodImplAttributes.NoInlining) != 0 || method.IsAbstract ||
+            (method.IsVirtual && !method.IsFinal && method.DeclaringType is { IsSealed: false }))
+        {
+            return Call;
+        }
+
+        if ((method.MethodImplementationFlags & MethodImplAttributes.AggressiveInlining) != 0)
+        {
+            return 0;
+        }
+
+        return method.GetMethodBody()?.GetILAsByteArray() is { Length: <= InlinedILSize } ? 0 : Call;
+    }
 }

@@ -125,6 +125,8 @@ internal sealed class InMemoryRuleTarget : RuleTarget
 
     public override ParameterExpression Subject => _customer;
 
+    public override bool OrdersByCost => true;
+
     public override Expression Arguments => _arguments;
 
     public override Expression Scalar(SegmentField field, Func<Expression, Expression> test)

@@ -241,6 +241,45 @@ public sealed class RuleLanguageTests
         Assert.Throws<InvalidOperationException>(() => new SegmentFieldRegistry([new ScoreFields(), new ScoreFields()]));
     }
 
+    [Fact]
+    public void In_memory_rules_test_cheap_conditions_before_costly_ones_whatever_order_they_are_written_in()
+    {
+        var registry = new SegmentFieldRegistry([new CountedFields()]);
+        var compiler = new SegmentRuleCompiler(registry, Options.Create(new SegmentationOptions()));
+        var written = new[]
+        {
+            Rule.All(Rule.Field("test.lookup").GreaterThan(0), Rule.Field("orderCount").GreaterThan(0)),
+            Rule.Any(Rule.Field("test.lookup").GreaterThan(0), Rule.Field("orderCount").EqualTo(0)),
+        };
+        var customers = Enumerable.Range(0, 10).Select(i => new Customer { Id = Guid.NewGuid(), TenantId = "t", Tags = ["x"] }).ToList();
+
+        foreach (var rule in written)
+        {
+            var compiled = compiler.Compile(rule);
+            var reads = CountedFields.Reads;
+
+            // No customer has an order: the order-count test alone settles both rules, so the lookup never runs.
+            Assert.All(customers, c => Assert.Equal(rule.Kind == RuleGroupKind.Any, compiled.Matches(c, Start)));
+            Assert.Equal(reads, CountedFields.Reads);
+        }
+    }
+
+    private sealed class CountedFields : ISegmentFieldProvider
+    {
+        private static int _reads;
+
+        public static int Reads => Volatile.Read(ref _reads);
+
+        public IEnumerable<SegmentField> GetFields() => [SegmentField.Number("test.lookup", "A value read through a call (a store, say).", c => Lookup(c))];
+
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+        private static int Lookup(Customer customer)
+        {
+            Interlocked.Increment(ref _reads);
+            return customer.Tags.Count;
+        }
+    }
+
     private sealed class ScoreFields : ISegmentFieldProvider
     {
         public IEnumerable<SegmentField> GetFields() => [SegmentField.Number("test.score", "A score (the number of tags, for the test).", c => c.Tags.Count)];
