@@ -180,17 +180,17 @@ public class SqliteLoyaltyPostingBenchmarks
     {
         using var connection = new SqliteConnection(_database.ConnectionString);
         connection.Open();
-        using var lockAccount = SqliteCommands.Create(connection, null, "UPDATE crmLoyalty_accounts SET Version = Version WHERE Id = $id AND TenantId = 'default'", "$id");
-        using var readAccount = SqliteCommands.Create(connection, null, "SELECT Version, Balance, LifetimePoints, EntryCount FROM crmLoyalty_accounts WHERE Id = $id AND TenantId = 'default'", "$id");
-        using var findKey = SqliteCommands.Create(connection, null, "SELECT 1 FROM crmLoyalty_entries WHERE TenantId = 'default' AND AccountId = $a AND IdempotencyKey = $k", "$a", "$k");
+        using var lockAccount = SqliteCommands.Create(connection, null, "UPDATE crm_loyalty_accounts SET Version = Version WHERE Id = $id AND TenantId = 'default'", "$id");
+        using var readAccount = SqliteCommands.Create(connection, null, "SELECT Version, Balance, LifetimePoints, EntryCount FROM crm_loyalty_accounts WHERE Id = $id AND TenantId = 'default'", "$id");
+        using var findKey = SqliteCommands.Create(connection, null, "SELECT 1 FROM crm_loyalty_entries WHERE TenantId = 'default' AND AccountId = $a AND IdempotencyKey = $k", "$a", "$k");
         using var insertEntry = SqliteCommands.Create(connection, null,
-            "INSERT INTO crmLoyalty_entries (Id, TenantId, AccountId, Sequence, Kind, Points, BalanceAfter, IdempotencyKey, At, Source, QualifyingPoints, QualifyingSpend, Shortfall) " +
+            "INSERT INTO crm_loyalty_entries (Id, TenantId, AccountId, Sequence, Kind, Points, BalanceAfter, IdempotencyKey, At, Source, QualifyingPoints, QualifyingSpend, Shortfall) " +
             "VALUES ($id, 'default', $a, $s, 0, $p, $b, $k, $at, 'partner', 0, '0.0', 0)", "$id", "$a", "$s", "$p", "$b", "$k", "$at");
         using var insertLot = SqliteCommands.Create(connection, null,
-            "INSERT INTO crmLoyalty_lots (Id, TenantId, AccountId, Points, Remaining, Expired, Open, EarnedAt, AvailableAt, ExpiresAt) VALUES ($id, 'default', $a, $p, $p, 0, 1, $at, $at, $x)",
+            "INSERT INTO crm_loyalty_lots (Id, TenantId, AccountId, Points, Remaining, Expired, Open, EarnedAt, AvailableAt, ExpiresAt) VALUES ($id, 'default', $a, $p, $p, 0, 1, $at, $at, $x)",
             "$id", "$a", "$p", "$at", "$x");
         using var updateAccount = SqliteCommands.Create(connection, null,
-            "UPDATE crmLoyalty_accounts SET Version = $v + 1, Balance = $b, LifetimePoints = $l, EntryCount = $s, PendingAsOf = $at WHERE Id = $id AND Version = $v",
+            "UPDATE crm_loyalty_accounts SET Version = $v + 1, Balance = $b, LifetimePoints = $l, EntryCount = $s, PendingAsOf = $at WHERE Id = $id AND Version = $v",
             "$v", "$b", "$l", "$s", "$at", "$id");
         for (var i = 0; i < Postings; i++)
         {
@@ -281,7 +281,7 @@ public class SqliteLoyaltyImportBenchmarks
         var accounts = new Dictionary<string, (string Id, long Version, long Balance, long Lifetime, long Count)>();
         using (var read = connection.CreateCommand())
         {
-            read.CommandText = "SELECT CustomerId, Id, Version, Balance, LifetimePoints, EntryCount FROM crmLoyalty_accounts WHERE TenantId = 'default'";
+            read.CommandText = "SELECT CustomerId, Id, Version, Balance, LifetimePoints, EntryCount FROM crm_loyalty_accounts WHERE TenantId = 'default'";
             using var reader = read.ExecuteReader();
             while (reader.Read())
             {
@@ -293,15 +293,15 @@ public class SqliteLoyaltyImportBenchmarks
         for (var start = 0; start < Lines; start += LoyaltyManager.ImportBatchSize)
         {
             using var transaction = connection.BeginTransaction();
-            using var findKey = SqliteCommands.Create(connection, transaction, "SELECT 1 FROM crmLoyalty_entries WHERE TenantId = 'default' AND AccountId = $a AND IdempotencyKey = $k", "$a", "$k");
+            using var findKey = SqliteCommands.Create(connection, transaction, "SELECT 1 FROM crm_loyalty_entries WHERE TenantId = 'default' AND AccountId = $a AND IdempotencyKey = $k", "$a", "$k");
             using var insertEntry = SqliteCommands.Create(connection, transaction,
-                "INSERT INTO crmLoyalty_entries (Id, TenantId, AccountId, Sequence, Kind, Points, BalanceAfter, IdempotencyKey, At, Source, QualifyingPoints, QualifyingSpend, Shortfall) " +
+                "INSERT INTO crm_loyalty_entries (Id, TenantId, AccountId, Sequence, Kind, Points, BalanceAfter, IdempotencyKey, At, Source, QualifyingPoints, QualifyingSpend, Shortfall) " +
                 "VALUES ($id, 'default', $a, $s, 0, $p, $b, $k, $at, 'legacy', 0, '0.0', 0)", "$id", "$a", "$s", "$p", "$b", "$k", "$at");
             using var insertLot = SqliteCommands.Create(connection, transaction,
-                "INSERT INTO crmLoyalty_lots (Id, TenantId, AccountId, Points, Remaining, Expired, Open, EarnedAt, AvailableAt, ExpiresAt) VALUES ($id, 'default', $a, $p, $p, 0, 1, $at, $at, $x)",
+                "INSERT INTO crm_loyalty_lots (Id, TenantId, AccountId, Points, Remaining, Expired, Open, EarnedAt, AvailableAt, ExpiresAt) VALUES ($id, 'default', $a, $p, $p, 0, 1, $at, $at, $x)",
                 "$id", "$a", "$p", "$at", "$x");
             using var updateAccount = SqliteCommands.Create(connection, transaction,
-                "UPDATE crmLoyalty_accounts SET Version = $v + 1, Balance = $b, LifetimePoints = $l, EntryCount = $s WHERE Id = $id AND Version = $v",
+                "UPDATE crm_loyalty_accounts SET Version = $v + 1, Balance = $b, LifetimePoints = $l, EntryCount = $s WHERE Id = $id AND Version = $v",
                 "$v", "$b", "$l", "$s", "$id");
             var touched = new HashSet<string>();
             for (var i = start; i < start + LoyaltyManager.ImportBatchSize; i++)
