@@ -201,7 +201,7 @@ public class LoyaltyManager
         {
             await PostAsync(programme, account.Id, _ => "crm:sign-up", (b, _) =>
             {
-                b.Credit(Template(LedgerEntryKind.Earn, "crm:sign-up", "bonus:sign-up") with { Points = programme.Definition.Bonuses.SignUp }, b.Now, b.Now, addsToLifetime: true);
+                b.Credit(Template(LedgerEntryKind.Earn, "crm:sign-up", "bonus:sign-up", programme.Definition.Bonuses.SignUp), b.Now, b.Now, addsToLifetime: true);
                 return ValueTask.CompletedTask;
             }, cancellationToken).ConfigureAwait(false);
         }
@@ -414,7 +414,7 @@ public class LoyaltyManager
         var key = $"crm:{source}:{idempotencyKey}";
         return await PostAsync(programme, account.Id, _ => key, (b, _) =>
         {
-            b.Credit(Template(LedgerEntryKind.Earn, key, source) with { Points = points }, b.Now, b.Now, addsToLifetime: true);
+            b.Credit(Template(LedgerEntryKind.Earn, key, source, points), b.Now, b.Now, addsToLifetime: true);
             return ValueTask.CompletedTask;
         }, cancellationToken).ConfigureAwait(false);
     }
@@ -437,8 +437,7 @@ public class LoyaltyManager
         return (await PostAsync(programme, account.Id, _ => idempotencyKey, (b, _) =>
         {
             RequireActive(b.Account);
-            var template = new LedgerEntry { Id = Guid.Empty, TenantId = string.Empty, Kind = LedgerEntryKind.Earn, IdempotencyKey = idempotencyKey, Source = source, Points = points, Reason = reason };
-            b.Credit(template, b.Now, b.Now, addsToLifetime: true);
+            b.Credit(Template(LedgerEntryKind.Earn, idempotencyKey, source, points, reason), b.Now, b.Now, addsToLifetime: true);
             return ValueTask.CompletedTask;
         }, cancellationToken).ConfigureAwait(false))!;
     }
@@ -539,7 +538,7 @@ public class LoyaltyManager
                 }
 
                 var earnedAt = line.EarnedAt.ToUniversalTime();
-                builders[accountId].Credit(Template(LedgerEntryKind.Earn, line.IdempotencyKey, line.Source.Trim()) with { Points = line.Points, Reason = line.Reason }, earnedAt, earnedAt, addsToLifetime: true);
+                builders[accountId].Credit(Template(LedgerEntryKind.Earn, line.IdempotencyKey, line.Source.Trim(), line.Points, line.Reason), earnedAt, earnedAt, addsToLifetime: true);
             }
 
             var written = builders.Values.Where(b => b.Entries.Count > 0).ToList();
@@ -588,7 +587,7 @@ public class LoyaltyManager
         {
             RequireActive(b.Account);
             var draws = await TakeAvailableAsync(b, points, ct).ConfigureAwait(false);
-            b.Debit(Template(LedgerEntryKind.Redeem, idempotencyKey, "redemption") with { Reason = reason }, draws);
+            b.Debit(Template(LedgerEntryKind.Redeem, idempotencyKey, "redemption", reason: reason), draws);
         }, cancellationToken).ConfigureAwait(false))!;
     }
 
@@ -1062,7 +1061,7 @@ public class LoyaltyManager
         referee.Account = referee.Account with { ReferralRewardedAt = referee.Now };
         if (bonuses.Referee > 0)
         {
-            referee.Credit(Template(LedgerEntryKind.Earn, "crm:referral:referee", "referral") with { Points = bonuses.Referee }, referee.Now, referee.Now, addsToLifetime: true);
+            referee.Credit(Template(LedgerEntryKind.Earn, "crm:referral:referee", "referral", bonuses.Referee), referee.Now, referee.Now, addsToLifetime: true);
         }
 
         var referrerKey = $"crm:referral:{referee.Account.Id:N}";
@@ -1081,7 +1080,7 @@ public class LoyaltyManager
         }
 
         var builder = new PostingBuilder(_store, referrer, referee.Programme, referee.Now);
-        builder.Credit(Template(LedgerEntryKind.Earn, referrerKey, "referral") with { Points = bonuses.Referrer }, builder.Now, builder.Now, addsToLifetime: true);
+        builder.Credit(Template(LedgerEntryKind.Earn, referrerKey, "referral", bonuses.Referrer), builder.Now, builder.Now, addsToLifetime: true);
         referee.Others.Add(builder);
     }
 
@@ -1282,8 +1281,9 @@ public class LoyaltyManager
     /// <summary>Points a reversal set out to take back: what it took plus what it could not.</summary>
     private static long Requested(LedgerEntry reversal) => -reversal.Points + reversal.Shortfall;
 
-    private static LedgerEntry Template(LedgerEntryKind kind, string key, string? source) =>
-        new() { Id = Guid.Empty, TenantId = string.Empty, Kind = kind, IdempotencyKey = key, Source = source };
+    // Points and reason are parameters, not a `with` on the result, so that earning and importing build one record, not two.
+    private static LedgerEntry Template(LedgerEntryKind kind, string key, string? source, long points = 0, string? reason = null) =>
+        new() { Id = Guid.Empty, TenantId = string.Empty, Kind = kind, IdempotencyKey = key, Source = source, Points = points, Reason = reason };
 }
 
 /// <summary>Random referral codes: 8 characters from an alphabet without look-alikes (no 0/O, 1/I/L).</summary>

@@ -22,7 +22,7 @@ internal sealed class PostingBuilder
 
     // The account as last set, and the figures the entries appended since have moved. The record is copied only
     // when someone reads Account, not once per entry; an earn never does, and BuildAsync copies it once.
-    private LoyaltyAccount _account;
+    private LoyaltyAccount _account = null!;
     private long _balance;
     private long _entryCount;
     private long _lifetimePoints;
@@ -32,10 +32,7 @@ internal sealed class PostingBuilder
     {
         _store = store;
         Original = account;
-        _account = account;
-        _balance = account.Balance;
-        _entryCount = account.EntryCount;
-        _lifetimePoints = account.LifetimePoints;
+        Account = account;
         Programme = programme;
         Now = now;
     }
@@ -205,7 +202,7 @@ internal sealed class PostingBuilder
         {
             foreach (var stored in _storedPending)
             {
-                if (_changed is null || !_changed.ContainsKey(stored.Id))
+                if (!IsChanged(stored.Id))
                 {
                     sum.Add(stored);
                 }
@@ -222,7 +219,7 @@ internal sealed class PostingBuilder
 
         foreach (var lot in _newLots)
         {
-            if (_changed is null || !_changed.ContainsKey(lot.Id))
+            if (!IsChanged(lot.Id))
             {
                 sum.Add(lot);
             }
@@ -296,6 +293,8 @@ internal sealed class PostingBuilder
 
         return result;
     }
+
+    private bool IsChanged(Guid lotId) => _changed is not null && _changed.ContainsKey(lotId);
 
     private PointLot ChangedOr(PointLot stored) =>
         _changed is not null && _changed.TryGetValue(stored.Id, out var changed) ? changed : stored;

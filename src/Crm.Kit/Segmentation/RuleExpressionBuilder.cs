@@ -545,7 +545,7 @@ internal sealed class RuleCost : ExpressionVisitor
         _cost += owner is null || owner.IsValueType || owner == typeof(RuleArguments) ? 0 : 1;
         if (node.Member is PropertyInfo { GetMethod: { } getter })
         {
-            _cost += CallCost(getter) == Call ? Call : 0;
+            _cost += CallCost(getter);
         }
 
         return base.VisitMember(node);
