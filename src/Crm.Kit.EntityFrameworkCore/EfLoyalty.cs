@@ -1,8 +1,10 @@
 using System.Linq.Expressions;
+using System.Runtime.CompilerServices;
 using System.Text.Json;
 using Crm.Kit.Loyalty;
 using Crm.Kit.Segmentation;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Metadata;
 
 namespace Crm.Kit.EntityFrameworkCore;
 
@@ -413,10 +415,38 @@ internal static class LoyaltyModel
 public sealed class EfLoyaltyStore<TContext> : ILoyaltyStore
     where TContext : DbContext
 {
+    // The lookups every posting makes are compiled, as in EfCustomerStore: otherwise EF walks and hashes the LINQ
+    // expression on each call, which costs more than the index seek. They are kept per model for the same reason.
+    private static readonly ConditionalWeakTable<IModel, CompiledLookups> LookupsByModel = new();
+
     private readonly TContext _context;
+    private readonly CompiledLookups _lookups;
 
     /// <summary>Creates the store.</summary>
-    public EfLoyaltyStore(TContext context) => _context = ContextCheck.EnsureModel(context);
+    public EfLoyaltyStore(TContext context)
+    {
+        _context = ContextCheck.EnsureModel(context);
+        _lookups = LookupsByModel.GetValue(context.Model, static _ => new CompiledLookups());
+    }
+
+    private sealed class CompiledLookups
+    {
+        public Func<TContext, string, CancellationToken, Task<LoyaltyProgrammeRow?>> Programme { get; } =
+            EF.CompileAsyncQuery((TContext c, string tenantId, CancellationToken _) =>
+                c.Set<LoyaltyProgrammeRow>().AsNoTracking().FirstOrDefault(r => r.TenantId == tenantId));
+
+        public Func<TContext, string, Guid, CancellationToken, Task<LoyaltyAccountRow?>> Account { get; } =
+            EF.CompileAsyncQuery((TContext c, string tenantId, Guid id, CancellationToken _) =>
+                c.Set<LoyaltyAccountRow>().AsNoTracking().FirstOrDefault(r => r.TenantId == tenantId && r.Id == id));
+
+        public Func<TContext, string, Guid, CancellationToken, Task<LoyaltyAccountRow?>> AccountByCustomer { get; } =
+            EF.CompileAsyncQuery((TContext c, string tenantId, Guid customerId, CancellationToken _) =>
+                c.Set<LoyaltyAccountRow>().AsNoTracking().FirstOrDefault(r => r.TenantId == tenantId && r.CustomerId == customerId));
+
+        public Func<TContext, string, Guid, string, CancellationToken, Task<LedgerEntryRow?>> EntryByKey { get; } =
+            EF.CompileAsyncQuery((TContext c, string tenantId, Guid accountId, string key, CancellationToken _) =>
+                c.Set<LedgerEntryRow>().AsNoTracking().FirstOrDefault(r => r.TenantId == tenantId && r.AccountId == accountId && r.IdempotencyKey == key));
+    }
 
     private IQueryable<LoyaltyAccountRow> Accounts => _context.Set<LoyaltyAccountRow>().AsNoTracking();
 
@@ -428,7 +458,7 @@ public sealed class EfLoyaltyStore<TContext> : ILoyaltyStore
     public async ValueTask<LoyaltyProgramme?> FindProgrammeAsync(string tenantId, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(tenantId);
-        var row = await _context.Set<LoyaltyProgrammeRow>().AsNoTracking().FirstOrDefaultAsync(r => r.TenantId == tenantId, cancellationToken).ConfigureAwait(false);
+        var row = await _lookups.Programme(_context, tenantId, cancellationToken).ConfigureAwait(false);
         return row?.ToProgramme();
     }
 
@@ -459,7 +489,7 @@ public sealed class EfLoyaltyStore<TContext> : ILoyaltyStore
     public async ValueTask<LoyaltyAccount?> FindAccountAsync(string tenantId, Guid accountId, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(tenantId);
-        var row = await Accounts.FirstOrDefaultAsync(r => r.TenantId == tenantId && r.Id == accountId, cancellationToken).ConfigureAwait(false);
+        var row = await _lookups.Account(_context, tenantId, accountId, cancellationToken).ConfigureAwait(false);
         return row?.ToAccount();
     }
 
@@ -467,7 +497,7 @@ public sealed class EfLoyaltyStore<TContext> : ILoyaltyStore
     public async ValueTask<LoyaltyAccount?> FindAccountByCustomerAsync(string tenantId, Guid customerId, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(tenantId);
-        var row = await Accounts.FirstOrDefaultAsync(r => r.TenantId == tenantId && r.CustomerId == customerId, cancellationToken).ConfigureAwait(false);
+        var row = await _lookups.AccountByCustomer(_context, tenantId, customerId, cancellationToken).ConfigureAwait(false);
         return row?.ToAccount();
     }
 
@@ -501,13 +531,7 @@ public sealed class EfLoyaltyStore<TContext> : ILoyaltyStore
     public async ValueTask<LoyaltyAccount?> LockAccountAsync(string tenantId, Guid accountId, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(tenantId);
-        if (_context.Database.CurrentTransaction is not null)
-        {
-            await _context.Set<LoyaltyAccountRow>()
-                .Where(r => r.TenantId == tenantId && r.Id == accountId)
-                .ExecuteUpdateAsync(s => s.SetProperty(r => r.Version, (LoyaltyAccountRow r) => r.Version), cancellationToken).ConfigureAwait(false);
-        }
-
+        await RowWrites.LockAsync<LoyaltyAccountRow>(_context, tenantId, accountId, cancellationToken).ConfigureAwait(false);
         return await FindAccountAsync(tenantId, accountId, cancellationToken).ConfigureAwait(false);
     }
 
@@ -539,26 +563,35 @@ public sealed class EfLoyaltyStore<TContext> : ILoyaltyStore
     }
 
     /// <inheritdoc />
+    /// <remarks>
+    /// A posting is written as plain statements, not through change tracking: the version-checked account update,
+    /// the entries and lots, any changed lots and reward. On PostgreSQL they go in one round trip.
+    /// </remarks>
     public async ValueTask AppendAsync(LedgerPosting posting, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(posting);
-        StoreWrites.AttachUpdate(_context, LoyaltyAccountRow.From(posting.Account), posting.ExpectedVersion);
+        var writes = new RowWrites(_context);
+        writes.Update(LoyaltyAccountRow.From(posting.Account), nameof(LoyaltyAccount), posting.Account.Id, posting.ExpectedVersion);
         foreach (var entry in posting.Entries)
         {
-            _context.Add(LedgerEntryRow.From(entry));
+            writes.Insert(LedgerEntryRow.From(entry));
         }
 
         foreach (var lot in posting.NewLots)
         {
-            _context.Add(PointLotRow.From(lot));
+            writes.Insert(PointLotRow.From(lot));
         }
 
-        AttachLotAndRewardChanges(posting);
+        AddLotAndRewardChanges(writes, posting);
         try
         {
-            await StoreWrites.SaveAsync(_context, nameof(LoyaltyAccount), posting.Account.Id, posting.ExpectedVersion, cancellationToken).ConfigureAwait(false);
+            await StoreWrites.InTransactionAsync(_context, async () =>
+            {
+                await writes.ExecuteAsync(cancellationToken).ConfigureAwait(false);
+                return true;
+            }, cancellationToken).ConfigureAwait(false);
         }
-        catch (DbUpdateException ex) when (ex is not DbUpdateConcurrencyException && UniqueViolation.Is(ex))
+        catch (System.Data.Common.DbException ex) when (UniqueViolation.Is(ex))
         {
             throw new DuplicateValueException(nameof(LedgerEntry.IdempotencyKey), string.Join(", ", posting.Entries.Select(e => e.IdempotencyKey)), ex);
         }
@@ -644,7 +677,7 @@ public sealed class EfLoyaltyStore<TContext> : ILoyaltyStore
     }
 
     /// <inheritdoc />
-    /// <remarks>Entries and lots go in with prepared bulk inserts, accounts with a prepared version-checked update; any changed lots or rewards through one save.</remarks>
+    /// <remarks>Entries and lots go in with prepared bulk inserts, accounts with a prepared version-checked update; changed lots and rewards with plain updates.</remarks>
     public async ValueTask AppendManyAsync(IReadOnlyList<LedgerPosting> postings, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(postings);
@@ -669,25 +702,26 @@ public sealed class EfLoyaltyStore<TContext> : ILoyaltyStore
         }
 
         await RowBulkUpdater.UpdateAsync(_context, [.. postings.Select(p => (LoyaltyAccountRow.From(p.Account), p.Account.Id, p.ExpectedVersion))], nameof(LoyaltyAccount), cancellationToken).ConfigureAwait(false);
+        var writes = new RowWrites(_context);
         foreach (var posting in postings)
         {
-            AttachLotAndRewardChanges(posting);
+            AddLotAndRewardChanges(writes, posting);
         }
 
-        await StoreWrites.SaveAsync(_context, nameof(LoyaltyAccount), postings[0].Account.Id, postings[0].ExpectedVersion, cancellationToken).ConfigureAwait(false);
+        await writes.ExecuteAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Marks a posting's changed lots, and its reward when its stock changed, as updates for the next save.</summary>
-    private void AttachLotAndRewardChanges(LedgerPosting posting)
+    /// <summary>Adds the updates of a posting's changed lots, and of its reward when its stock changed.</summary>
+    private static void AddLotAndRewardChanges(RowWrites writes, LedgerPosting posting)
     {
         foreach (var lot in posting.ChangedLots)
         {
-            _context.Attach(PointLotRow.From(lot)).State = EntityState.Modified;
+            writes.Update(PointLotRow.From(lot), nameof(PointLot), lot.Id, null);
         }
 
         if (posting.Reward is { } reward)
         {
-            StoreWrites.AttachUpdate(_context, LoyaltyRewardRow.From(reward.Reward), reward.ExpectedVersion);
+            writes.Update(LoyaltyRewardRow.From(reward.Reward), nameof(LoyaltyReward), reward.Reward.Id, reward.ExpectedVersion);
         }
     }
 
@@ -703,7 +737,8 @@ public sealed class EfLoyaltyStore<TContext> : ILoyaltyStore
     public async ValueTask<LedgerEntry?> FindEntryByKeyAsync(string tenantId, Guid accountId, string idempotencyKey, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(tenantId);
-        var row = await Entries.FirstOrDefaultAsync(r => r.TenantId == tenantId && r.AccountId == accountId && r.IdempotencyKey == idempotencyKey, cancellationToken).ConfigureAwait(false);
+        ArgumentNullException.ThrowIfNull(idempotencyKey);
+        var row = await _lookups.EntryByKey(_context, tenantId, accountId, idempotencyKey, cancellationToken).ConfigureAwait(false);
         return row?.ToEntry();
     }
 

@@ -1,7 +1,9 @@
 using System.Linq.Expressions;
+using System.Runtime.CompilerServices;
 using Crm.Kit.Customers;
 using Crm.Kit.Segmentation;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Metadata;
 
 namespace Crm.Kit.EntityFrameworkCore;
 
@@ -341,14 +343,21 @@ public sealed class EfSegmentEvaluator<TContext> : ISegmentEvaluator
 public sealed class EfSegmentStore<TContext> : ISegmentStore
     where TContext : DbContext
 {
+    // Every change to a customer lists the dynamic segments to re-evaluate, so that one query is compiled, kept per
+    // model as in EfCustomerStore.
+    private static readonly ConditionalWeakTable<IModel, Func<TContext, string, IAsyncEnumerable<SegmentRow>>> DynamicByModel = new();
+
     private readonly TContext _context;
     private readonly SegmentFieldRegistry _registry;
+    private readonly Func<TContext, string, IAsyncEnumerable<SegmentRow>> _dynamic;
 
     /// <summary>Creates the store.</summary>
     public EfSegmentStore(TContext context, SegmentFieldRegistry registry)
     {
         _context = ContextCheck.EnsureModel(context);
         _registry = registry ?? throw new ArgumentNullException(nameof(registry));
+        _dynamic = DynamicByModel.GetValue(context.Model, static _ => EF.CompileAsyncQuery<TContext, string, SegmentRow>((c, tenantId) =>
+            c.Set<SegmentRow>().AsNoTracking().Where(r => r.TenantId == tenantId && r.Kind == SegmentKind.Dynamic).OrderBy(r => r.Id)));
     }
 
     private IQueryable<SegmentRow> Rows(string tenantId) => _context.Set<SegmentRow>().AsNoTracking().Where(r => r.TenantId == tenantId);
@@ -388,8 +397,14 @@ public sealed class EfSegmentStore<TContext> : ISegmentStore
     /// <inheritdoc />
     public async ValueTask<IReadOnlyList<Segment>> ListDynamicAsync(string tenantId, CancellationToken cancellationToken)
     {
-        var rows = await Rows(tenantId).Where(r => r.Kind == SegmentKind.Dynamic).OrderBy(r => r.Id).ToListAsync(cancellationToken).ConfigureAwait(false);
-        return rows.ConvertAll(r => r.ToSegment(_registry));
+        ArgumentNullException.ThrowIfNull(tenantId);
+        var segments = new List<Segment>();
+        await foreach (var row in _dynamic(_context, tenantId).WithCancellation(cancellationToken).ConfigureAwait(false))
+        {
+            segments.Add(row.ToSegment(_registry));
+        }
+
+        return segments;
     }
 
     /// <inheritdoc />

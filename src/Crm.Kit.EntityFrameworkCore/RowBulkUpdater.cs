@@ -5,10 +5,8 @@ using Microsoft.EntityFrameworkCore.Storage;
 namespace Crm.Kit.EntityFrameworkCore;
 
 /// <summary>
-/// Updates many versioned rows without change tracking, for imports: one prepared
-/// <c>UPDATE … SET every column WHERE key = @key AND Version = @expected</c>, executed per row, each required to touch
-/// exactly one row. Names, quoting and value conversion come from the EF model and provider, as in
-/// <see cref="RowBulkInserter"/>. Runs in the context's current transaction.
+/// Updates many versioned rows without change tracking, for imports: <see cref="RowTable.UpdateSql"/> prepared once
+/// and executed per row, each required to touch exactly one row. Runs in the context's current transaction.
 /// </summary>
 internal static class RowBulkUpdater
 {
@@ -20,30 +18,25 @@ internal static class RowBulkUpdater
             return;
         }
 
-        var (entityType, table, sql) = BulkTarget.Of<TRow>(context);
-        var key = entityType.FindPrimaryKey()?.Properties is [var single] ? single : throw new InvalidOperationException($"{typeof(TRow).Name} needs a single-column key.");
-        var version = entityType.FindProperty("Version") ?? throw new InvalidOperationException($"{typeof(TRow).Name} has no Version.");
-        var columns = entityType.GetProperties().Where(p => p != key).ToArray();
-        var all = columns.Append(key).Append(version).ToArray();
-        var mappings = Array.ConvertAll(all, p => p.GetRelationalTypeMapping());
-        var getters = Array.ConvertAll(columns, p => p.GetGetter());
-        string Name(int i) => sql.GenerateParameterName("p" + i);
-        var text = $"UPDATE {sql.DelimitIdentifier(table.Name, table.Schema)} SET " +
-            string.Join(", ", columns.Select((p, i) => $"{sql.DelimitIdentifier(p.GetColumnName(table)!)} = {Name(i)}")) +
-            $" WHERE {sql.DelimitIdentifier(key.GetColumnName(table)!)} = {Name(columns.Length)} AND {sql.DelimitIdentifier(version.GetColumnName(table)!)} = {Name(columns.Length + 1)}";
-
-        var connection = context.Database.GetDbConnection();
-        var transaction = BulkTarget.Transaction(context);
-        var update = connection.CreateCommand();
+        var table = RowTable.Of<TRow>(context);
+        var update = context.Database.GetDbConnection().CreateCommand();
         await using (update.ConfigureAwait(false))
         {
-            update.Transaction = transaction;
-            update.CommandText = text;
-            var parameters = new DbParameter[all.Length];
-            for (var i = 0; i < all.Length; i++)
+            update.Transaction = RowTable.Transaction(context);
+            update.CommandText = table.UpdateSql ?? throw new InvalidOperationException($"{typeof(TRow).Name} needs a single-column key.");
+            var columns = new DbParameter[table.Columns.Length];
+            for (var i = 0; i < columns.Length; i++)
             {
-                parameters[i] = mappings[i].CreateParameter(update, Name(i), null, all[i].IsNullable);
-                update.Parameters.Add(parameters[i]);
+                columns[i] = table.Mappings[i].CreateParameter(update, table.ParameterNames[i], null, table.Columns[i].IsNullable);
+                update.Parameters.Add(columns[i]);
+            }
+
+            var tokens = new DbParameter[table.TokenIndexes.Length];
+            for (var j = 0; j < tokens.Length; j++)
+            {
+                var i = table.TokenIndexes[j];
+                tokens[j] = table.Mappings[i].CreateParameter(update, table.TokenParameterNames[j], null, table.Columns[i].IsNullable);
+                update.Parameters.Add(tokens[j]);
             }
 
             await update.PrepareAsync(cancellationToken).ConfigureAwait(false);
@@ -51,11 +44,14 @@ internal static class RowBulkUpdater
             {
                 for (var i = 0; i < columns.Length; i++)
                 {
-                    parameters[i].Value = Provider(mappings[i], getters[i].GetClrValue(row));
+                    columns[i].Value = table.ProviderValue(row, i);
                 }
 
-                parameters[columns.Length].Value = Provider(mappings[columns.Length], id);
-                parameters[columns.Length + 1].Value = expected;
+                for (var j = 0; j < tokens.Length; j++)
+                {
+                    tokens[j].Value = j == table.VersionToken ? expected : table.ProviderValue(row, table.TokenIndexes[j]);
+                }
+
                 if (await update.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) != 1)
                 {
                     throw new ConcurrencyConflictException(entityName, id, expected);
@@ -63,7 +59,4 @@ internal static class RowBulkUpdater
             }
         }
     }
-
-    private static object Provider(RelationalTypeMapping mapping, object? value) =>
-        (value is null ? null : mapping.Converter?.ConvertToProvider(value) ?? value) ?? DBNull.Value;
 }

@@ -1,0 +1,295 @@
+using System.Collections.Concurrent;
+using System.Data.Common;
+using System.Runtime.CompilerServices;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Infrastructure;
+using Microsoft.EntityFrameworkCore.Metadata;
+using Microsoft.EntityFrameworkCore.Storage;
+
+namespace Crm.Kit.EntityFrameworkCore;
+
+/// <summary>
+/// What the row writers need to know about a row type's table, read once per model from the EF model and the
+/// provider's own services: table and column names (so naming conventions and the table prefix hold), identifier
+/// quoting, parameter names, the statements, and each column's type mapping (so a row is stored exactly as EF would
+/// store it).
+/// </summary>
+internal sealed class RowTable
+{
+    private static readonly ConditionalWeakTable<IModel, ConcurrentDictionary<Type, RowTable>> Tables = new();
+
+    private RowTable(IModel model, ISqlGenerationHelper sql, Type rowType)
+    {
+        var entityType = model.FindEntityType(rowType)
+            ?? throw new InvalidOperationException($"{rowType.Name} is not in the model; call ApplyCrmKitModel().");
+        var table = StoreObjectIdentifier.Table(entityType.GetTableName()!, entityType.GetSchema());
+        Columns = [.. entityType.GetProperties()];
+        Mappings = Array.ConvertAll(Columns, p => p.GetRelationalTypeMapping());
+        Getters = Array.ConvertAll(Columns, p => p.GetGetter());
+        ParameterNames = [.. Columns.Select((_, i) => sql.GenerateParameterName("p" + i))];
+        EntityName = rowType.Name;
+        string Column(IProperty p) => sql.DelimitIdentifier(p.GetColumnName(table)!);
+        var name = sql.DelimitIdentifier(table.Name, table.Schema);
+
+        var version = Columns.FirstOrDefault(p => p.Name == "Version");
+        var tenant = Columns.FirstOrDefault(p => p.Name == "TenantId");
+        var keyColumn = entityType.FindPrimaryKey()?.Properties is [var single] ? single : null;
+        LockSql = version is null || tenant is null || keyColumn is null
+            ? null
+            : $"UPDATE {name} SET {Column(version)} = {Column(version)} WHERE {Column(keyColumn)} = {ParameterNames[Array.IndexOf(Columns, keyColumn)]} AND {Column(tenant)} = {ParameterNames[Array.IndexOf(Columns, tenant)]}";
+        LockParameters = LockSql is null ? [] : [Array.IndexOf(Columns, keyColumn!), Array.IndexOf(Columns, tenant!)];
+        InsertSql = $"INSERT INTO {name} ({string.Join(", ", Columns.Select(Column))}) VALUES ({string.Join(", ", ParameterNames)})";
+
+        // An update sets every column but the key, and matches the key and every concurrency token (the version,
+        // and the tenant where the model marks it): a row of another tenant or a stale version is not touched.
+        if (entityType.FindPrimaryKey()?.Properties is [var key])
+        {
+            KeyIndex = Array.IndexOf(Columns, key);
+            TokenIndexes = [.. Columns.Select((p, i) => (p, i)).Where(c => c.p.IsConcurrencyToken).Select(c => c.i)];
+            TokenParameterNames = [.. TokenIndexes.Select((_, j) => sql.GenerateParameterName("o" + j))];
+            VersionToken = Array.FindIndex(TokenIndexes, i => Columns[i].Name == "Version");
+            UpdateSql = $"UPDATE {name} SET " +
+                string.Join(", ", Columns.Select((p, i) => (p, i)).Where(c => c.i != KeyIndex).Select(c => $"{Column(c.p)} = {ParameterNames[c.i]}")) +
+                $" WHERE {Column(key)} = {ParameterNames[KeyIndex]}" +
+                string.Concat(TokenIndexes.Select((i, j) => $" AND {Column(Columns[i])} = {TokenParameterNames[j]}"));
+        }
+        else
+        {
+            KeyIndex = -1;
+            TokenIndexes = [];
+            TokenParameterNames = [];
+            VersionToken = -1;
+            UpdateSql = null;
+        }
+    }
+
+    /// <summary>The mapped properties, in column order of the statements.</summary>
+    public IProperty[] Columns { get; }
+
+    /// <summary>Each column's type mapping, which creates its parameter and converts its value.</summary>
+    public RelationalTypeMapping[] Mappings { get; }
+
+    /// <summary>Reads each column's value from a row.</summary>
+    public IClrPropertyGetter[] Getters { get; }
+
+    /// <summary>The parameter of each column, by index.</summary>
+    public string[] ParameterNames { get; }
+
+    /// <summary>The row type's name, for errors.</summary>
+    public string EntityName { get; }
+
+    /// <summary><c>INSERT INTO table (every column) VALUES (@p0, …)</c>.</summary>
+    public string InsertSql { get; }
+
+    /// <summary>
+    /// <c>UPDATE table SET every other column WHERE key = @pK AND token = @o0 …</c>, or <see langword="null"/> when
+    /// the row has no single-column key.
+    /// </summary>
+    public string? UpdateSql { get; }
+
+    /// <summary>
+    /// <c>UPDATE table SET Version = Version WHERE key = @k AND TenantId = @t</c>: changes nothing, but inside a
+    /// transaction takes the row's write lock (the database's on SQLite) until it ends. <see langword="null"/> for
+    /// rows without a version, a tenant and a single-column key.
+    /// </summary>
+    public string? LockSql { get; }
+
+    /// <summary>The columns whose parameters <see cref="LockSql"/> uses: the key, then the tenant.</summary>
+    public int[] LockParameters { get; }
+
+    /// <summary>The key column's index, or -1.</summary>
+    public int KeyIndex { get; }
+
+    /// <summary>The concurrency tokens' column indexes, in the order of their <c>@o</c> parameters.</summary>
+    public int[] TokenIndexes { get; }
+
+    /// <summary>The concurrency tokens' parameter names.</summary>
+    public string[] TokenParameterNames { get; }
+
+    /// <summary>Which token is the version (its original value is the expected version, not the row's), or -1.</summary>
+    public int VersionToken { get; }
+
+    /// <summary>The table of <typeparamref name="TRow"/> in <paramref name="context"/>'s model.</summary>
+    public static RowTable Of<TRow>(DbContext context)
+        where TRow : class
+    {
+        var model = context.Model;
+        var byType = Tables.GetValue(model, static _ => new ConcurrentDictionary<Type, RowTable>());
+        return byType.TryGetValue(typeof(TRow), out var known)
+            ? known
+            : byType.GetOrAdd(typeof(TRow), static (type, state) => new RowTable(state.Model, state.Sql, type), (Model: model, Sql: context.GetService<ISqlGenerationHelper>()));
+    }
+
+    /// <summary>The context's current transaction, which bulk and row writes need.</summary>
+    public static DbTransaction Transaction(DbContext context) =>
+        context.Database.CurrentTransaction?.GetDbTransaction()
+            ?? throw new InvalidOperationException("Row writes run inside a transaction; begin one with ICrmUnitOfWork.");
+
+    /// <summary>The value of column <paramref name="index"/> in <paramref name="row"/>, as the provider stores it.</summary>
+    public object ProviderValue(object row, int index)
+    {
+        var value = Getters[index].GetClrValue(row);
+        return (value is null ? null : Mappings[index].Converter?.ConvertToProvider(value) ?? value) ?? DBNull.Value;
+    }
+
+    /// <summary>Adds a parameter for every column of <paramref name="row"/>, created by <paramref name="factory"/>'s provider.</summary>
+    public void AddColumnParameters(DbParameterCollection parameters, DbCommand factory, object row)
+    {
+        for (var i = 0; i < Columns.Length; i++)
+        {
+            parameters.Add(Mappings[i].CreateParameter(factory, ParameterNames[i], Getters[i].GetClrValue(row), Columns[i].IsNullable));
+        }
+    }
+
+    /// <summary>Adds the concurrency tokens' original values: the row's own, except the version, which must be <paramref name="expectedVersion"/>.</summary>
+    public void AddTokenParameters(DbParameterCollection parameters, DbCommand factory, object row, long? expectedVersion)
+    {
+        for (var j = 0; j < TokenIndexes.Length; j++)
+        {
+            var i = TokenIndexes[j];
+            var original = j == VersionToken
+                ? expectedVersion ?? throw new InvalidOperationException($"Updating {EntityName} needs the version it must still have.")
+                : Getters[i].GetClrValue(row);
+            parameters.Add(Mappings[i].CreateParameter(factory, TokenParameterNames[j], original, Columns[i].IsNullable));
+        }
+    }
+}
+
+/// <summary>
+/// A few row writes that go to the database together, without change tracking: on a provider that batches
+/// (<see cref="DbConnection.CanCreateBatch"/>, e.g. Npgsql) in one round trip, otherwise one command after another.
+/// An update must touch exactly one row, or it fails with <see cref="ConcurrencyConflictException"/>. Runs in the
+/// context's current transaction, which the caller must have begun; a failure leaves rolling back to it.
+/// </summary>
+internal sealed class RowWrites(DbContext context)
+{
+    private readonly List<Write> _writes = [];
+
+    /// <summary>True when nothing has been added.</summary>
+    public bool IsEmpty => _writes.Count == 0;
+
+    /// <summary>Adds the insert of <paramref name="row"/>.</summary>
+    public void Insert<TRow>(TRow row)
+        where TRow : class =>
+        _writes.Add(new Write(RowTable.Of<TRow>(context), row, IsUpdate: false, null, Guid.Empty, null));
+
+    /// <summary>
+    /// Adds the update of the stored row with <paramref name="row"/>'s key and concurrency tokens, the version being
+    /// <paramref name="expectedVersion"/> where the row has one; <paramref name="entityName"/> and <paramref name="id"/>
+    /// name it in the conflict error.
+    /// </summary>
+    public void Update<TRow>(TRow row, string entityName, Guid id, long? expectedVersion)
+        where TRow : class
+    {
+        var table = RowTable.Of<TRow>(context);
+        if (table.UpdateSql is null)
+        {
+            throw new InvalidOperationException($"{typeof(TRow).Name} needs a single-column key to be updated.");
+        }
+
+        _writes.Add(new Write(table, row, IsUpdate: true, entityName, id, expectedVersion));
+    }
+
+    /// <summary>
+    /// Takes the write lock of the <typeparamref name="TRow"/> with <paramref name="id"/> in <paramref name="tenantId"/>
+    /// until the current transaction ends, without changing it; does nothing outside a transaction.
+    /// </summary>
+    public static async ValueTask LockAsync<TRow>(DbContext context, string tenantId, Guid id, CancellationToken cancellationToken)
+        where TRow : class
+    {
+        if (context.Database.CurrentTransaction?.GetDbTransaction() is not { } transaction)
+        {
+            return;
+        }
+
+        var table = RowTable.Of<TRow>(context);
+        var command = context.Database.GetDbConnection().CreateCommand();
+        await using (command.ConfigureAwait(false))
+        {
+            command.Transaction = transaction;
+            command.CommandText = table.LockSql ?? throw new InvalidOperationException($"{typeof(TRow).Name} has no version, tenant or single-column key to lock by.");
+            foreach (var (index, value) in new (int, object)[] { (table.LockParameters[0], id), (table.LockParameters[1], tenantId) })
+            {
+                command.Parameters.Add(table.Mappings[index].CreateParameter(command, table.ParameterNames[index], value, nullable: false));
+            }
+
+            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Runs the writes in order.</summary>
+    public async ValueTask ExecuteAsync(CancellationToken cancellationToken)
+    {
+        if (_writes.Count == 0)
+        {
+            return;
+        }
+
+        var connection = context.Database.GetDbConnection();
+        var transaction = RowTable.Transaction(context);
+        if (connection.CanCreateBatch && _writes.Count > 1)
+        {
+            await ExecuteBatchAsync(connection, transaction, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        foreach (var write in _writes)
+        {
+            var command = connection.CreateCommand();
+            await using (command.ConfigureAwait(false))
+            {
+                command.Transaction = transaction;
+                command.CommandText = write.Sql;
+                Fill(write, command.Parameters, command);
+                Check(write, await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false));
+            }
+        }
+    }
+
+    private async ValueTask ExecuteBatchAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken)
+    {
+        // EF's type mappings create parameters through a DbCommand; one from the same connection serves as the factory.
+        var factory = connection.CreateCommand();
+        await using var factoryScope = factory.ConfigureAwait(false);
+        var batch = connection.CreateBatch();
+        await using (batch.ConfigureAwait(false))
+        {
+            batch.Transaction = transaction;
+            foreach (var write in _writes)
+            {
+                var command = batch.CreateBatchCommand();
+                command.CommandText = write.Sql;
+                Fill(write, command.Parameters, factory);
+                batch.BatchCommands.Add(command);
+            }
+
+            await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            for (var i = 0; i < _writes.Count; i++)
+            {
+                Check(_writes[i], batch.BatchCommands[i].RecordsAffected);
+            }
+        }
+    }
+
+    private static void Fill(Write write, DbParameterCollection parameters, DbCommand factory)
+    {
+        write.Table.AddColumnParameters(parameters, factory, write.Row);
+        if (write.IsUpdate)
+        {
+            write.Table.AddTokenParameters(parameters, factory, write.Row, write.ExpectedVersion);
+        }
+    }
+
+    private static void Check(Write write, int affected)
+    {
+        if (write.IsUpdate && affected != 1)
+        {
+            throw new ConcurrencyConflictException(write.EntityName!, write.Id, write.ExpectedVersion ?? 0);
+        }
+    }
+
+    private readonly record struct Write(RowTable Table, object Row, bool IsUpdate, string? EntityName, Guid Id, long? ExpectedVersion)
+    {
+        public string Sql => IsUpdate ? Table.UpdateSql! : Table.InsertSql;
+    }
+}
