@@ -4,6 +4,7 @@ using BenchmarkDotNet.Attributes;
 using Crm.Kit.Customers;
 using Crm.Kit.Loyalty;
 using Microsoft.Data.Sqlite;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Crm.Kit.Benchmarks;
@@ -147,7 +148,9 @@ public class LoyaltyBalanceBenchmarks : InMemoryLoyaltyBenchmark
 /// <summary>
 /// Single postings on SQLite (a WAL file): LoyaltyManager.EarnAsync, each in its own transaction, against
 /// hand-written SQL doing the same writes per posting (lock the account, check the key, insert the entry and the
-/// lot, update the account, commit) on prepared commands. Members rotate over 1,000 accounts.
+/// lot, update the account, commit) on prepared commands. Members rotate over 1,000 accounts. Crm.Kit runs twice:
+/// with the context registered by <c>AddDbContext</c> (a new context per scope, as in the other benchmarks) and by
+/// <c>AddDbContextPool</c>, which EF Core recommends for hot paths.
 /// </summary>
 [MemoryDiagnoser]
 [ShortRunJob]
@@ -155,6 +158,7 @@ public class SqliteLoyaltyPostingBenchmarks
 {
     private const int Postings = 256;
     private SqliteBenchDatabase _database = null!;
+    private ServiceProvider _pooled = null!;
     private Guid[] _members = [];
     private Guid[] _accounts = [];
     private long _next;
@@ -170,10 +174,19 @@ public class SqliteLoyaltyPostingBenchmarks
         {
             _accounts[i] = (await loyalty.FindAccountAsync(_members[i]))!.Id;
         }
+
+        var services = new ServiceCollection();
+        services.AddDbContextPool<BenchmarkDbContext>(o => o.UseSqlite(_database.ConnectionString));
+        services.AddCrmKit().AddEntityFrameworkStores<BenchmarkDbContext>().AddLoyalty();
+        _pooled = services.BuildServiceProvider();
     }
 
     [GlobalCleanup]
-    public void Cleanup() => _database.Dispose();
+    public void Cleanup()
+    {
+        _pooled.Dispose();
+        _database.Dispose();
+    }
 
     [Benchmark(Baseline = true, OperationsPerInvoke = Postings)]
     public void HandWrittenSql()
@@ -240,6 +253,17 @@ public class SqliteLoyaltyPostingBenchmarks
             await using var scope = _database.Provider.CreateAsyncScope();
             await scope.ServiceProvider.GetRequiredService<LoyaltyManager>()
                 .EarnAsync(_members[(int)(++_next % _members.Length)], 1 + (i & 7), "c" + _next.ToString(CultureInfo.InvariantCulture));
+        }
+    }
+
+    [Benchmark(OperationsPerInvoke = Postings)]
+    public async Task CrmKitEarnPooledContext()
+    {
+        for (var i = 0; i < Postings; i++)
+        {
+            await using var scope = _pooled.CreateAsyncScope();
+            await scope.ServiceProvider.GetRequiredService<LoyaltyManager>()
+                .EarnAsync(_members[(int)(++_next % _members.Length)], 1 + (i & 7), "p" + _next.ToString(CultureInfo.InvariantCulture));
         }
     }
 }

@@ -564,14 +564,16 @@ public sealed class EfLoyaltyStore<TContext> : ILoyaltyStore
 
     /// <inheritdoc />
     /// <remarks>
-    /// A posting is written as plain statements, not through change tracking: the version-checked account update,
-    /// the entries and lots, any changed lots and reward. On PostgreSQL they go in one round trip.
+    /// A posting is written as plain statements, not through change tracking: the version-checked account update
+    /// (of the fields that changed, when the posting carries the original), the entries and lots, any changed lots
+    /// and reward. On PostgreSQL they go in one round trip.
     /// </remarks>
     public async ValueTask AppendAsync(LedgerPosting posting, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(posting);
         var writes = new RowWrites(_context);
-        writes.Update(LoyaltyAccountRow.From(posting.Account), nameof(LoyaltyAccount), posting.Account.Id, posting.ExpectedVersion);
+        writes.Update(LoyaltyAccountRow.From(posting.Account), nameof(LoyaltyAccount), posting.Account.Id, posting.ExpectedVersion,
+            posting.OriginalAccount is { } original ? LoyaltyAccountRow.From(original) : null);
         foreach (var entry in posting.Entries)
         {
             writes.Insert(LedgerEntryRow.From(entry));

@@ -40,7 +40,7 @@ internal sealed class RowTable
         LockParameters = LockSql is null ? [] : [Array.IndexOf(Columns, keyColumn!), Array.IndexOf(Columns, tenant!)];
         InsertSql = $"INSERT INTO {name} ({string.Join(", ", Columns.Select(Column))}) VALUES ({string.Join(", ", ParameterNames)})";
 
-        // An update sets every column but the key, and matches the key and every concurrency token (the version,
+        // An update sets columns other than the key, and matches the key and every concurrency token (the version,
         // and the tenant where the model marks it): a row of another tenant or a stale version is not touched.
         if (entityType.FindPrimaryKey()?.Properties is [var key])
         {
@@ -48,10 +48,12 @@ internal sealed class RowTable
             TokenIndexes = [.. Columns.Select((p, i) => (p, i)).Where(c => c.p.IsConcurrencyToken).Select(c => c.i)];
             TokenParameterNames = [.. TokenIndexes.Select((_, j) => sql.GenerateParameterName("o" + j))];
             VersionToken = Array.FindIndex(TokenIndexes, i => Columns[i].Name == "Version");
-            UpdateSql = $"UPDATE {name} SET " +
-                string.Join(", ", Columns.Select((p, i) => (p, i)).Where(c => c.i != KeyIndex).Select(c => $"{Column(c.p)} = {ParameterNames[c.i]}")) +
-                $" WHERE {Column(key)} = {ParameterNames[KeyIndex]}" +
+            var tokens = $" WHERE {Column(key)} = {ParameterNames[KeyIndex]}" +
                 string.Concat(TokenIndexes.Select((i, j) => $" AND {Column(Columns[i])} = {TokenParameterNames[j]}"));
+            _updateText = set => $"UPDATE {name} SET " +
+                string.Join(", ", Columns.Select((p, i) => (p, i)).Where(c => c.i != KeyIndex && Includes(set, c.i)).Select(c => $"{Column(c.p)} = {ParameterNames[c.i]}")) +
+                tokens;
+            UpdateSql = _updateText(AllColumns);
         }
         else
         {
@@ -62,6 +64,12 @@ internal sealed class RowTable
             UpdateSql = null;
         }
     }
+
+    /// <summary>A set of columns by index, as bits; columns past the 64th are always included.</summary>
+    public const ulong AllColumns = ulong.MaxValue;
+
+    private readonly Func<ulong, string>? _updateText;
+    private readonly ConcurrentDictionary<ulong, string> _partialUpdates = new();
 
     /// <summary>The mapped properties, in column order of the statements.</summary>
     public IProperty[] Columns { get; }
@@ -109,6 +117,32 @@ internal sealed class RowTable
     /// <summary>Which token is the version (its original value is the expected version, not the row's), or -1.</summary>
     public int VersionToken { get; }
 
+    /// <summary>Whether column <paramref name="index"/> is in <paramref name="set"/>.</summary>
+    public static bool Includes(ulong set, int index) => index >= 64 || (set & (1UL << index)) != 0;
+
+    /// <summary>
+    /// The columns whose values differ between <paramref name="original"/> and <paramref name="row"/>, so that an
+    /// update leaves the rest alone. Writing an unchanged indexed column still rewrites its index entries (SQLite
+    /// does), which costs pages, and so time at commit.
+    /// </summary>
+    public ulong Changed(object original, object row)
+    {
+        var set = 0UL;
+        for (var i = 0; i < Math.Min(Columns.Length, 64); i++)
+        {
+            if (!Equals(Getters[i].GetClrValue(original), Getters[i].GetClrValue(row)))
+            {
+                set |= 1UL << i;
+            }
+        }
+
+        return set;
+    }
+
+    /// <summary>The update of the columns in <paramref name="set"/>, made once per set.</summary>
+    public string UpdateSqlFor(ulong set) =>
+        set == AllColumns ? UpdateSql! : _partialUpdates.GetOrAdd(set, _updateText!);
+
     /// <summary>The table of <typeparamref name="TRow"/> in <paramref name="context"/>'s model.</summary>
     public static RowTable Of<TRow>(DbContext context)
         where TRow : class
@@ -132,11 +166,19 @@ internal sealed class RowTable
         return (value is null ? null : Mappings[index].Converter?.ConvertToProvider(value) ?? value) ?? DBNull.Value;
     }
 
-    /// <summary>Adds a parameter for every column of <paramref name="row"/>, created by <paramref name="factory"/>'s provider.</summary>
-    public void AddColumnParameters(DbParameterCollection parameters, DbCommand factory, object row)
+    /// <summary>
+    /// Adds a parameter for every column of <paramref name="row"/> in <paramref name="set"/>, and for its key, created
+    /// by <paramref name="factory"/>'s provider.
+    /// </summary>
+    public void AddColumnParameters(DbParameterCollection parameters, DbCommand factory, object row, ulong set = AllColumns)
     {
         for (var i = 0; i < Columns.Length; i++)
         {
+            if (i != KeyIndex && !Includes(set, i))
+            {
+                continue;
+            }
+
             parameters.Add(Mappings[i].CreateParameter(factory, ParameterNames[i], Getters[i].GetClrValue(row), Columns[i].IsNullable));
         }
     }
@@ -171,14 +213,15 @@ internal sealed class RowWrites(DbContext context)
     /// <summary>Adds the insert of <paramref name="row"/>.</summary>
     public void Insert<TRow>(TRow row)
         where TRow : class =>
-        _writes.Add(new Write(RowTable.Of<TRow>(context), row, IsUpdate: false, null, Guid.Empty, null));
+        _writes.Add(new Write(RowTable.Of<TRow>(context), row, IsUpdate: false, null, Guid.Empty, null, RowTable.AllColumns));
 
     /// <summary>
     /// Adds the update of the stored row with <paramref name="row"/>'s key and concurrency tokens, the version being
     /// <paramref name="expectedVersion"/> where the row has one; <paramref name="entityName"/> and <paramref name="id"/>
     /// name it in the conflict error.
     /// </summary>
-    public void Update<TRow>(TRow row, string entityName, Guid id, long? expectedVersion)
+    /// <remarks>Given the <paramref name="original"/> row as it was read, only the columns that differ are written.</remarks>
+    public void Update<TRow>(TRow row, string entityName, Guid id, long? expectedVersion, TRow? original = null)
         where TRow : class
     {
         var table = RowTable.Of<TRow>(context);
@@ -187,7 +230,14 @@ internal sealed class RowWrites(DbContext context)
             throw new InvalidOperationException($"{typeof(TRow).Name} needs a single-column key to be updated.");
         }
 
-        _writes.Add(new Write(table, row, IsUpdate: true, entityName, id, expectedVersion));
+        var set = original is null ? RowTable.AllColumns : table.Changed(original, row);
+        if (set == 0)
+        {
+            // Nothing differs (a versionless row written back as it was): still an update, of every column.
+            set = RowTable.AllColumns;
+        }
+
+        _writes.Add(new Write(table, row, IsUpdate: true, entityName, id, expectedVersion, set));
     }
 
     /// <summary>
@@ -273,7 +323,7 @@ internal sealed class RowWrites(DbContext context)
 
     private static void Fill(Write write, DbParameterCollection parameters, DbCommand factory)
     {
-        write.Table.AddColumnParameters(parameters, factory, write.Row);
+        write.Table.AddColumnParameters(parameters, factory, write.Row, write.Set);
         if (write.IsUpdate)
         {
             write.Table.AddTokenParameters(parameters, factory, write.Row, write.ExpectedVersion);
@@ -288,8 +338,8 @@ internal sealed class RowWrites(DbContext context)
         }
     }
 
-    private readonly record struct Write(RowTable Table, object Row, bool IsUpdate, string? EntityName, Guid Id, long? ExpectedVersion)
+    private readonly record struct Write(RowTable Table, object Row, bool IsUpdate, string? EntityName, Guid Id, long? ExpectedVersion, ulong Set)
     {
-        public string Sql => IsUpdate ? Table.UpdateSql! : Table.InsertSql;
+        public string Sql => IsUpdate ? Table.UpdateSqlFor(Set) : Table.InsertSql;
     }
 }

@@ -237,6 +237,12 @@ public sealed record LedgerPosting
     /// <summary>The version the stored account must still have.</summary>
     public required long ExpectedVersion { get; init; }
 
+    /// <summary>
+    /// The account as it was read before the posting, when the caller has it: a store may use it to write only the
+    /// fields that changed. <see langword="null"/> means the store writes the whole account.
+    /// </summary>
+    public LoyaltyAccount? OriginalAccount { get; init; }
+
     /// <summary>Entries to append.</summary>
     public IReadOnlyList<LedgerEntry> Entries { get; init; } = [];
 

@@ -245,6 +245,7 @@ internal sealed class PostingBuilder
                 NextActivationAt = next,
             },
             ExpectedVersion = Original.Version,
+            OriginalAccount = Original,
             Entries = _entries,
             NewLots = _newLots,
             ChangedLots = _changed is null ? [] : [.. _changed.Values],

@@ -42,6 +42,12 @@ public sealed class SqliteLoyaltySpecification : LoyaltySpecification
     protected override ISpecificationStore CreateStore() => new SqliteTestDatabase();
 }
 
+/// <summary>The loyalty specification with a pooled context, which the EF stores' posting path must work with too.</summary>
+public sealed class SqlitePooledContextLoyaltySpecification : LoyaltySpecification
+{
+    protected override ISpecificationStore CreateStore() => new SqliteTestDatabase { PooledContext = true };
+}
+
 public sealed class SqliteServiceCaseSpecification : ServiceCaseSpecification
 {
     protected override ISpecificationStore CreateStore() => new SqliteTestDatabase();

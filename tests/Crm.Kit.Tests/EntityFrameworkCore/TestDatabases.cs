@@ -33,9 +33,20 @@ public abstract class EfTestDatabase : ISpecificationStore
 
     public abstract void Configure(DbContextOptionsBuilder options);
 
+    /// <summary>Registers the context with <c>AddDbContextPool</c>, so that scopes reuse context instances.</summary>
+    public bool PooledContext { get; init; }
+
     public void AddStores(CrmKitBuilder builder)
     {
-        builder.Services.AddDbContext<TestCrmDbContext>(Configure);
+        if (PooledContext)
+        {
+            builder.Services.AddDbContextPool<TestCrmDbContext>(Configure);
+        }
+        else
+        {
+            builder.Services.AddDbContext<TestCrmDbContext>(Configure);
+        }
+
         builder.AddEntityFrameworkStores<TestCrmDbContext>();
     }
 
