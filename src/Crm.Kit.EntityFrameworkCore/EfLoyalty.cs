@@ -703,7 +703,11 @@ public sealed class EfLoyaltyStore<TContext> : ILoyaltyStore
             throw new DuplicateValueException(nameof(LedgerEntry.IdempotencyKey), "(one of an imported batch)", ex);
         }
 
-        await RowBulkUpdater.UpdateAsync(_context, [.. postings.Select(p => (LoyaltyAccountRow.From(p.Account), p.Account.Id, p.ExpectedVersion))], nameof(LoyaltyAccount), cancellationToken).ConfigureAwait(false);
+        await RowBulkUpdater.UpdateAsync(
+            _context,
+            [.. postings.Select(p => (LoyaltyAccountRow.From(p.Account), p.Account.Id, p.ExpectedVersion, p.OriginalAccount is { } original ? LoyaltyAccountRow.From(original) : null))],
+            nameof(LoyaltyAccount),
+            cancellationToken).ConfigureAwait(false);
         var writes = new RowWrites(_context);
         foreach (var posting in postings)
         {

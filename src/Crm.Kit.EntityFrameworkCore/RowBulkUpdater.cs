@@ -5,12 +5,17 @@ using Microsoft.EntityFrameworkCore.Storage;
 namespace Crm.Kit.EntityFrameworkCore;
 
 /// <summary>
-/// Updates many versioned rows without change tracking, for imports: <see cref="RowTable.UpdateSql"/> prepared once
-/// and executed per row, each required to touch exactly one row. Runs in the context's current transaction.
+/// Updates many versioned rows without change tracking, for imports: an update statement prepared once per set of
+/// changed columns and executed per row, each required to touch exactly one row. Runs in the context's current
+/// transaction.
 /// </summary>
 internal static class RowBulkUpdater
 {
-    public static async ValueTask UpdateAsync<TRow>(DbContext context, IReadOnlyList<(TRow Row, Guid Id, long ExpectedVersion)> rows, string entityName, CancellationToken cancellationToken)
+    /// <summary>
+    /// Updates each row; given its original as read, only the columns that differ (rows changing the same columns
+    /// share one prepared statement).
+    /// </summary>
+    public static async ValueTask UpdateAsync<TRow>(DbContext context, IReadOnlyList<(TRow Row, Guid Id, long ExpectedVersion, TRow? Original)> rows, string entityName, CancellationToken cancellationToken)
         where TRow : class
     {
         if (rows.Count == 0)
@@ -19,16 +24,34 @@ internal static class RowBulkUpdater
         }
 
         var table = RowTable.Of<TRow>(context);
+        if (table.UpdateSql is null)
+        {
+            throw new InvalidOperationException($"{typeof(TRow).Name} needs a single-column key.");
+        }
+
+        foreach (var group in rows.GroupBy(r => table.ColumnsToWrite(r.Row, r.Original)))
+        {
+            await UpdateAsync(context, table, group.Key, [.. group], entityName, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private static async ValueTask UpdateAsync<TRow>(DbContext context, RowTable table, ulong set, IReadOnlyList<(TRow Row, Guid Id, long ExpectedVersion, TRow? Original)> rows, string entityName, CancellationToken cancellationToken)
+        where TRow : class
+    {
         var update = context.Database.GetDbConnection().CreateCommand();
         await using (update.ConfigureAwait(false))
         {
             update.Transaction = RowTable.Transaction(context);
-            update.CommandText = table.UpdateSql ?? throw new InvalidOperationException($"{typeof(TRow).Name} needs a single-column key.");
-            var columns = new DbParameter[table.Columns.Length];
-            for (var i = 0; i < columns.Length; i++)
+            update.CommandText = table.UpdateSqlFor(set);
+            var columns = new List<(int Index, DbParameter Parameter)>();
+            for (var i = 0; i < table.Columns.Length; i++)
             {
-                columns[i] = table.Mappings[i].CreateParameter(update, table.ParameterNames[i], null, table.Columns[i].IsNullable);
-                update.Parameters.Add(columns[i]);
+                if (i == table.KeyIndex || RowTable.Includes(set, i))
+                {
+                    var parameter = table.Mappings[i].CreateParameter(update, table.ParameterNames[i], null, table.Columns[i].IsNullable);
+                    update.Parameters.Add(parameter);
+                    columns.Add((i, parameter));
+                }
             }
 
             var tokens = new DbParameter[table.TokenIndexes.Length];
@@ -40,11 +63,11 @@ internal static class RowBulkUpdater
             }
 
             await update.PrepareAsync(cancellationToken).ConfigureAwait(false);
-            foreach (var (row, id, expected) in rows)
+            foreach (var (row, id, expected, _) in rows)
             {
-                for (var i = 0; i < columns.Length; i++)
+                foreach (var (i, parameter) in columns)
                 {
-                    columns[i].Value = table.ProviderValue(row, i);
+                    parameter.Value = table.ProviderValue(row, i);
                 }
 
                 for (var j = 0; j < tokens.Length; j++)

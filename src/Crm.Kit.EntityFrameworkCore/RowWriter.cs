@@ -31,38 +31,36 @@ internal sealed class RowTable
         string Column(IProperty p) => sql.DelimitIdentifier(p.GetColumnName(table)!);
         var name = sql.DelimitIdentifier(table.Name, table.Schema);
 
-        var version = Columns.FirstOrDefault(p => p.Name == "Version");
-        var tenant = Columns.FirstOrDefault(p => p.Name == "TenantId");
-        var keyColumn = entityType.FindPrimaryKey()?.Properties is [var single] ? single : null;
-        LockSql = version is null || tenant is null || keyColumn is null
-            ? null
-            : $"UPDATE {name} SET {Column(version)} = {Column(version)} WHERE {Column(keyColumn)} = {ParameterNames[Array.IndexOf(Columns, keyColumn)]} AND {Column(tenant)} = {ParameterNames[Array.IndexOf(Columns, tenant)]}";
-        LockParameters = LockSql is null ? [] : [Array.IndexOf(Columns, keyColumn!), Array.IndexOf(Columns, tenant!)];
         InsertSql = $"INSERT INTO {name} ({string.Join(", ", Columns.Select(Column))}) VALUES ({string.Join(", ", ParameterNames)})";
-
-        // An update sets columns other than the key, and matches the key and every concurrency token (the version,
-        // and the tenant where the model marks it): a row of another tenant or a stale version is not touched.
-        if (entityType.FindPrimaryKey()?.Properties is [var key])
+        var key = entityType.FindPrimaryKey()?.Properties is [var single] ? single : null;
+        KeyIndex = key is null ? -1 : Array.IndexOf(Columns, key);
+        if (key is null)
         {
-            KeyIndex = Array.IndexOf(Columns, key);
-            TokenIndexes = [.. Columns.Select((p, i) => (p, i)).Where(c => c.p.IsConcurrencyToken).Select(c => c.i)];
-            TokenParameterNames = [.. TokenIndexes.Select((_, j) => sql.GenerateParameterName("o" + j))];
-            VersionToken = Array.FindIndex(TokenIndexes, i => Columns[i].Name == "Version");
-            var tokens = $" WHERE {Column(key)} = {ParameterNames[KeyIndex]}" +
-                string.Concat(TokenIndexes.Select((i, j) => $" AND {Column(Columns[i])} = {TokenParameterNames[j]}"));
-            _updateText = set => $"UPDATE {name} SET " +
-                string.Join(", ", Columns.Select((p, i) => (p, i)).Where(c => c.i != KeyIndex && Includes(set, c.i)).Select(c => $"{Column(c.p)} = {ParameterNames[c.i]}")) +
-                tokens;
-            UpdateSql = _updateText(AllColumns);
-        }
-        else
-        {
-            KeyIndex = -1;
             TokenIndexes = [];
             TokenParameterNames = [];
             VersionToken = -1;
-            UpdateSql = null;
+            LockParameters = [];
+            return;
         }
+
+        // An update sets columns other than the key, and matches the key and every concurrency token (the version,
+        // and the tenant where the model marks it): a row of another tenant or a stale version is not touched.
+        TokenIndexes = [.. Columns.Select((p, i) => (p, i)).Where(c => c.p.IsConcurrencyToken).Select(c => c.i)];
+        TokenParameterNames = [.. TokenIndexes.Select((_, j) => sql.GenerateParameterName("o" + j))];
+        VersionToken = Array.FindIndex(TokenIndexes, i => Columns[i].Name == "Version");
+        var where = $" WHERE {Column(key)} = {ParameterNames[KeyIndex]}" +
+            string.Concat(TokenIndexes.Select((i, j) => $" AND {Column(Columns[i])} = {TokenParameterNames[j]}"));
+        _updateText = set => $"UPDATE {name} SET " +
+            string.Join(", ", Columns.Select((p, i) => (p, i)).Where(c => c.i != KeyIndex && Includes(set, c.i)).Select(c => $"{Column(c.p)} = {ParameterNames[c.i]}")) +
+            where;
+        UpdateSql = _updateText(AllColumns);
+
+        var version = Array.FindIndex(Columns, p => p.Name == "Version");
+        var tenant = Array.FindIndex(Columns, p => p.Name == "TenantId");
+        LockParameters = version < 0 || tenant < 0 ? [] : [KeyIndex, tenant];
+        LockSql = version < 0 || tenant < 0
+            ? null
+            : $"UPDATE {name} SET {Column(Columns[version])} = {Column(Columns[version])} WHERE {Column(key)} = {ParameterNames[KeyIndex]} AND {Column(Columns[tenant])} = {ParameterNames[tenant]}";
     }
 
     /// <summary>A set of columns by index, as bits; columns past the 64th are always included.</summary>
@@ -125,7 +123,7 @@ internal sealed class RowTable
     /// update leaves the rest alone. Writing an unchanged indexed column still rewrites its index entries (SQLite
     /// does), which costs pages, and so time at commit.
     /// </summary>
-    public ulong Changed(object original, object row)
+    private ulong Changed(object original, object row)
     {
         var set = 0UL;
         for (var i = 0; i < Math.Min(Columns.Length, 64); i++)
@@ -137,6 +135,16 @@ internal sealed class RowTable
         }
 
         return set;
+    }
+
+    /// <summary>
+    /// The columns an update of <paramref name="row"/> writes: those that differ from <paramref name="original"/>, or
+    /// all of them without an original or when nothing differs (a row without a version written back as it was).
+    /// </summary>
+    public ulong ColumnsToWrite(object row, object? original)
+    {
+        var changed = original is null ? 0 : Changed(original, row);
+        return changed == 0 ? AllColumns : changed;
     }
 
     /// <summary>The update of the columns in <paramref name="set"/>, made once per set.</summary>
@@ -230,14 +238,7 @@ internal sealed class RowWrites(DbContext context)
             throw new InvalidOperationException($"{typeof(TRow).Name} needs a single-column key to be updated.");
         }
 
-        var set = original is null ? RowTable.AllColumns : table.Changed(original, row);
-        if (set == 0)
-        {
-            // Nothing differs (a versionless row written back as it was): still an update, of every column.
-            set = RowTable.AllColumns;
-        }
-
-        _writes.Add(new Write(table, row, IsUpdate: true, entityName, id, expectedVersion, set));
+        _writes.Add(new Write(table, row, IsUpdate: true, entityName, id, expectedVersion, table.ColumnsToWrite(row, original)));
     }
 
     /// <summary>
