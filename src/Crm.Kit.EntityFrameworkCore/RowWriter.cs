@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Data.Common;
 using System.Runtime.CompilerServices;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.ChangeTracking;
 using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.EntityFrameworkCore.Metadata;
 using Microsoft.EntityFrameworkCore.Storage;
@@ -26,6 +27,7 @@ internal sealed class RowTable
         Columns = [.. entityType.GetProperties()];
         Mappings = Array.ConvertAll(Columns, p => p.GetRelationalTypeMapping());
         Getters = Array.ConvertAll(Columns, p => p.GetGetter());
+        _comparers = Array.ConvertAll(Columns, p => p.GetValueComparer());
         ParameterNames = [.. Columns.Select((_, i) => sql.GenerateParameterName("p" + i))];
         EntityName = rowType.Name;
         string Column(IProperty p) => sql.DelimitIdentifier(p.GetColumnName(table)!);
@@ -67,6 +69,7 @@ internal sealed class RowTable
     public const ulong AllColumns = ulong.MaxValue;
 
     private readonly Func<ulong, string>? _updateText;
+    private readonly ValueComparer[] _comparers;
     private readonly ConcurrentDictionary<ulong, string> _partialUpdates = new();
 
     /// <summary>The mapped properties, in column order of the statements.</summary>
@@ -128,7 +131,8 @@ internal sealed class RowTable
         var set = 0UL;
         for (var i = 0; i < Math.Min(Columns.Length, 64); i++)
         {
-            if (!Equals(Getters[i].GetClrValue(original), Getters[i].GetClrValue(row)))
+            // Compared as EF compares a tracked property, so "changed" means what it means to SaveChanges.
+            if (!_comparers[i].Equals(Getters[i].GetClrValue(original), Getters[i].GetClrValue(row)))
             {
                 set |= 1UL << i;
             }
