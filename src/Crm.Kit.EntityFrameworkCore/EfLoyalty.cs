@@ -647,23 +647,27 @@ public sealed class EfLoyaltyStore<TContext> : ILoyaltyStore
 
     private const int PairsPerQuery = 250;
 
-    // Values are read from arrays so that EF makes them parameters: every full chunk has the same shape and reuses
-    // one cached query. The ORs are combined as a balanced tree, which keeps translation shallow.
+    private static readonly System.Reflection.MethodInfo ParameterMethod = typeof(EF).GetMethod(nameof(EF.Parameter))!;
+
+    private static MethodCallExpression AsParameter<T>(T value) =>
+        Expression.Call(ParameterMethod.MakeGenericMethod(typeof(T)), Expression.Constant(value, typeof(T)));
+
+    // Every value goes in through EF.Parameter: EF inlines a value it can compute from constants alone (an element of
+    // a constant array, say) as a SQL literal. Literals would put the host's keys into the SQL text, and make every
+    // chunk a new query to translate and cache; as parameters, every full chunk has the same shape and reuses one
+    // cached query. The ORs are combined as a balanced tree, which keeps translation shallow.
     private static Expression<Func<LedgerEntryRow, bool>> PairFilter(string tenantId, (Guid AccountId, string IdempotencyKey)[] pairs)
     {
         var row = Expression.Parameter(typeof(LedgerEntryRow), "entry");
-        var accounts = Expression.Constant(pairs.Select(p => p.AccountId).ToArray());
-        var keys = Expression.Constant(pairs.Select(p => p.IdempotencyKey).ToArray());
-        var tenant = Expression.ArrayIndex(Expression.Constant(new[] { tenantId }), Expression.Constant(0));
-        var tenantMatches = Expression.Equal(Expression.Property(row, nameof(LedgerEntryRow.TenantId)), tenant);
+        var tenantMatches = Expression.Equal(Expression.Property(row, nameof(LedgerEntryRow.TenantId)), AsParameter(tenantId));
 
         // The tenant goes into every term, so that each is a complete key of the unique index and the database can
         // answer the OR as a union of seeks.
-        var terms = pairs.Select((_, i) => (Expression)Expression.AndAlso(
+        var terms = pairs.Select(pair => (Expression)Expression.AndAlso(
             tenantMatches,
             Expression.AndAlso(
-                Expression.Equal(Expression.Property(row, nameof(LedgerEntryRow.AccountId)), Expression.ArrayIndex(accounts, Expression.Constant(i))),
-                Expression.Equal(Expression.Property(row, nameof(LedgerEntryRow.IdempotencyKey)), Expression.ArrayIndex(keys, Expression.Constant(i)))))).ToList();
+                Expression.Equal(Expression.Property(row, nameof(LedgerEntryRow.AccountId)), AsParameter(pair.AccountId)),
+                Expression.Equal(Expression.Property(row, nameof(LedgerEntryRow.IdempotencyKey)), AsParameter(pair.IdempotencyKey))))).ToList();
         while (terms.Count > 1)
         {
             var next = new List<Expression>((terms.Count + 1) / 2);

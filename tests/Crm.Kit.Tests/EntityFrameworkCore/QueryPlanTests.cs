@@ -133,6 +133,65 @@ public sealed class QueryPlanTests : IAsyncLifetime
     }
 
     /// <summary>
+    /// The import's key check asks for (account, key) pairs. The host's keys, accounts and tenant must reach SQL as
+    /// parameters, never as literals, and each pair must be a seek of the unique index.
+    /// </summary>
+    [Fact]
+    public async Task Loyalty_import_key_checks_send_values_as_parameters_and_seek_the_key_index()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var services = new ServiceCollection();
+        services.AddDbContext<TestCrmDbContext>(o => { _database.Configure(o); o.AddInterceptors(_recorder); });
+        services.AddCrmKit().AddLoyalty().AddEntityFrameworkStores<TestCrmDbContext>();
+        await using var provider = services.BuildServiceProvider();
+        await using var scope = provider.CreateAsyncScope();
+        var loyalty = scope.ServiceProvider.GetRequiredService<Crm.Kit.Loyalty.LoyaltyManager>();
+        await loyalty.CreateProgrammeAsync(new Crm.Kit.Loyalty.LoyaltyProgrammeDefinition { Name = "Club", Currency = "USD" }, ct);
+        var faker = new CrmFaker(4);
+        var members = await scope.ServiceProvider.GetRequiredService<CustomerManager>().CreateManyAsync([.. Enumerable.Range(0, 3).Select(_ => faker.Person())], ct);
+        foreach (var member in members)
+        {
+            await loyalty.EnrolAsync(member.Id, cancellationToken: ct);
+        }
+
+        var keys = members.Select((_, i) => $"legacy'{i}%_ключ").ToArray();
+        _recorder.Commands.Clear();
+        var result = await loyalty.ImportAsync([.. members.Select((m, i) => new Crm.Kit.Loyalty.PointsImport(m.Id, 10 + i, keys[i], DateTimeOffset.UtcNow.AddDays(-1), "legacy"))], ct);
+        Assert.Equal(3, result.Posted);
+
+        var keyChecks = _recorder.Commands.Where(c => c.Sql.Contains("IdempotencyKey", StringComparison.Ordinal) && c.Sql.Contains(" OR ", StringComparison.Ordinal)).ToList();
+        Assert.NotEmpty(keyChecks);
+        var accountIds = await Task.WhenAll(members.Select(async m => (await loyalty.FindAccountAsync(m.Id, ct))!.Id));
+        foreach (var (sql, parameters) in keyChecks)
+        {
+            Assert.DoesNotContain("legacy'", sql, StringComparison.Ordinal);
+            Assert.DoesNotContain("'default'", sql, StringComparison.Ordinal);
+            Assert.All(accountIds, id => Assert.DoesNotContain(id.ToString(), sql, StringComparison.OrdinalIgnoreCase));
+            Assert.All(keys, key => Assert.Contains(parameters, p => Equals(p.Value, key)));
+        }
+
+        await using var connection = new SqliteConnection(((SqliteConnection)scope.ServiceProvider.GetRequiredService<TestCrmDbContext>().Database.GetDbConnection()).ConnectionString);
+        await connection.OpenAsync(ct);
+        await using var explain = connection.CreateCommand();
+        explain.CommandText = "EXPLAIN QUERY PLAN " + keyChecks[0].Sql;
+        foreach (var (parameterName, value) in keyChecks[0].Parameters)
+        {
+            explain.Parameters.AddWithValue(parameterName, value ?? DBNull.Value);
+        }
+
+        var plan = new List<string>();
+        await using (var reader = await explain.ExecuteReaderAsync(ct))
+        {
+            while (await reader.ReadAsync(ct))
+            {
+                plan.Add(reader.GetString(3));
+            }
+        }
+
+        Assert.DoesNotContain(plan, step => step.StartsWith("SCAN ", StringComparison.Ordinal));
+    }
+
+    /// <summary>
     /// The 360 view costs the same number of commands for a customer with one case, interaction, segment and
     /// answer as for one with dozens of each: every part is one query, never one per item.
     /// </summary>
