@@ -40,7 +40,7 @@ internal static class RowBulkInserter
                     {
                         var command = batch.CreateBatchCommand();
                         command.CommandText = table.InsertSql;
-                        table.AddColumnParameters(command.Parameters, parameterFactory, rows[r]);
+                        table.AddParameters(command.Parameters, parameterFactory, RowTable.AllColumns, tokens: false).Bind(rows[r], null);
                         batch.BatchCommands.Add(command);
                     }
 
@@ -56,21 +56,11 @@ internal static class RowBulkInserter
         {
             insert.Transaction = transaction;
             insert.CommandText = table.InsertSql;
-            var parameters = new DbParameter[table.Columns.Length];
-            for (var i = 0; i < parameters.Length; i++)
-            {
-                parameters[i] = table.Mappings[i].CreateParameter(insert, table.ParameterNames[i], null, table.Columns[i].IsNullable);
-                insert.Parameters.Add(parameters[i]);
-            }
-
+            var parameters = table.AddParameters(insert.Parameters, insert, RowTable.AllColumns, tokens: false);
             await insert.PrepareAsync(cancellationToken).ConfigureAwait(false);
             foreach (var row in rows)
             {
-                for (var i = 0; i < parameters.Length; i++)
-                {
-                    parameters[i].Value = table.ProviderValue(row, i);
-                }
-
+                parameters.Bind(row, null);
                 await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
             }
         }

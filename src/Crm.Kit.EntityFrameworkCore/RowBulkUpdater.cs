@@ -43,38 +43,11 @@ internal static class RowBulkUpdater
         {
             update.Transaction = RowTable.Transaction(context);
             update.CommandText = table.UpdateSqlFor(set);
-            var columns = new List<(int Index, DbParameter Parameter)>();
-            for (var i = 0; i < table.Columns.Length; i++)
-            {
-                if (i == table.KeyIndex || RowTable.Includes(set, i))
-                {
-                    var parameter = table.Mappings[i].CreateParameter(update, table.ParameterNames[i], null, table.Columns[i].IsNullable);
-                    update.Parameters.Add(parameter);
-                    columns.Add((i, parameter));
-                }
-            }
-
-            var tokens = new DbParameter[table.TokenIndexes.Length];
-            for (var j = 0; j < tokens.Length; j++)
-            {
-                var i = table.TokenIndexes[j];
-                tokens[j] = table.Mappings[i].CreateParameter(update, table.TokenParameterNames[j], null, table.Columns[i].IsNullable);
-                update.Parameters.Add(tokens[j]);
-            }
-
+            var parameters = table.AddParameters(update.Parameters, update, set, tokens: true);
             await update.PrepareAsync(cancellationToken).ConfigureAwait(false);
             foreach (var (row, id, expected, _) in rows)
             {
-                foreach (var (i, parameter) in columns)
-                {
-                    parameter.Value = table.ProviderValue(row, i);
-                }
-
-                for (var j = 0; j < tokens.Length; j++)
-                {
-                    tokens[j].Value = j == table.VersionToken ? expected : table.ProviderValue(row, table.TokenIndexes[j]);
-                }
-
+                parameters.Bind(row, expected);
                 if (await update.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) != 1)
                 {
                     throw new ConcurrencyConflictException(entityName, id, expected);

@@ -179,32 +179,58 @@ internal sealed class RowTable
     }
 
     /// <summary>
-    /// Adds a parameter for every column of <paramref name="row"/> in <paramref name="set"/>, and for its key, created
-    /// by <paramref name="factory"/>'s provider.
+    /// Adds to <paramref name="target"/> a parameter, created by <paramref name="factory"/>'s provider, for every
+    /// column in <paramref name="set"/> and for the key, and with <paramref name="tokens"/> one for each concurrency
+    /// token's original value: what <see cref="InsertSql"/> (all columns, no tokens) or <see cref="UpdateSqlFor"/>
+    /// (with tokens) needs. Bind a row to them with <see cref="RowParameters.Bind"/>, once or once per row.
     /// </summary>
-    public void AddColumnParameters(DbParameterCollection parameters, DbCommand factory, object row, ulong set = AllColumns)
+    public RowParameters AddParameters(DbParameterCollection target, DbCommand factory, ulong set, bool tokens)
     {
+        var columns = new List<(int Column, DbParameter Parameter)>(Columns.Length);
         for (var i = 0; i < Columns.Length; i++)
         {
-            if (i != KeyIndex && !Includes(set, i))
+            if (i == KeyIndex || Includes(set, i))
             {
-                continue;
+                columns.Add((i, Add(target, factory, i, ParameterNames[i])));
             }
-
-            parameters.Add(Mappings[i].CreateParameter(factory, ParameterNames[i], Getters[i].GetClrValue(row), Columns[i].IsNullable));
         }
+
+        var originals = tokens ? new DbParameter[TokenIndexes.Length] : [];
+        for (var j = 0; j < originals.Length; j++)
+        {
+            originals[j] = Add(target, factory, TokenIndexes[j], TokenParameterNames[j]);
+        }
+
+        return new RowParameters(this, [.. columns], originals);
     }
 
-    /// <summary>Adds the concurrency tokens' original values: the row's own, except the version, which must be <paramref name="expectedVersion"/>.</summary>
-    public void AddTokenParameters(DbParameterCollection parameters, DbCommand factory, object row, long? expectedVersion)
+    private DbParameter Add(DbParameterCollection target, DbCommand factory, int column, string name)
     {
-        for (var j = 0; j < TokenIndexes.Length; j++)
+        var parameter = Mappings[column].CreateParameter(factory, name, null, Columns[column].IsNullable);
+        target.Add(parameter);
+        return parameter;
+    }
+}
+
+/// <summary>The parameters <see cref="RowTable.AddParameters"/> added, to be given one row's values.</summary>
+internal readonly struct RowParameters(RowTable table, (int Column, DbParameter Parameter)[] columns, DbParameter[] tokens)
+{
+    /// <summary>
+    /// Gives the parameters <paramref name="row"/>'s values as the provider stores them; a concurrency token gets the
+    /// row's own value, except the version, which must be <paramref name="expectedVersion"/>.
+    /// </summary>
+    public void Bind(object row, long? expectedVersion)
+    {
+        foreach (var (column, parameter) in columns)
         {
-            var i = TokenIndexes[j];
-            var original = j == VersionToken
-                ? expectedVersion ?? throw new InvalidOperationException($"Updating {EntityName} needs the version it must still have.")
-                : Getters[i].GetClrValue(row);
-            parameters.Add(Mappings[i].CreateParameter(factory, TokenParameterNames[j], original, Columns[i].IsNullable));
+            parameter.Value = table.ProviderValue(row, column);
+        }
+
+        for (var j = 0; j < tokens.Length; j++)
+        {
+            tokens[j].Value = j == table.VersionToken
+                ? expectedVersion ?? throw new InvalidOperationException($"Updating {table.EntityName} needs the version it must still have.")
+                : table.ProviderValue(row, table.TokenIndexes[j]);
         }
     }
 }
@@ -326,14 +352,8 @@ internal sealed class RowWrites(DbContext context)
         }
     }
 
-    private static void Fill(Write write, DbParameterCollection parameters, DbCommand factory)
-    {
-        write.Table.AddColumnParameters(parameters, factory, write.Row, write.Set);
-        if (write.IsUpdate)
-        {
-            write.Table.AddTokenParameters(parameters, factory, write.Row, write.ExpectedVersion);
-        }
-    }
+    private static void Fill(Write write, DbParameterCollection parameters, DbCommand factory) =>
+        write.Table.AddParameters(parameters, factory, write.Set, tokens: write.IsUpdate).Bind(write.Row, write.ExpectedVersion);
 
     private static void Check(Write write, int affected)
     {
