@@ -47,22 +47,9 @@ internal static class KeysetStream
         Func<T, Guid> idOf,
         [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        Guid? after = null;
-        while (true)
+        await foreach (var item in InOrderAsync<T, Guid>((after, limit) => page(after, limit, cancellationToken), idOf, cancellationToken).ConfigureAwait(false))
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            var batch = await page(after, BatchSize, cancellationToken).ConfigureAwait(false);
-            foreach (var item in batch)
-            {
-                yield return item;
-            }
-
-            if (batch.Count < BatchSize)
-            {
-                yield break;
-            }
-
-            after = idOf(batch[^1]);
+            yield return item;
         }
     }
 
