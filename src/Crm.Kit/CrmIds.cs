@@ -4,9 +4,9 @@ using System.Security.Cryptography;
 namespace Crm.Kit;
 
 /// <summary>
-/// New ids: RFC 9562 version 7 GUIDs, like <see cref="CrmIds.NewId(DateTimeOffset)"/> (48 bits of Unix
+/// New ids: RFC 9562 version 7 GUIDs, like <see cref="Guid.CreateVersion7(DateTimeOffset)"/> (48 bits of Unix
 /// milliseconds, then 74 random bits, so ids sort by creation time and index well), but with the random bits
-/// drawn from the cryptographic generator 256 ids at a time. <see cref="CrmIds.NewId(DateTimeOffset)"/>
+/// drawn from the cryptographic generator 256 ids at a time. <see cref="Guid.CreateVersion7(DateTimeOffset)"/>
 /// asks the operating system for 16 bytes per id, which on a virtual machine costs about 1.5 µs — more than the
 /// rest of an in-memory loyalty posting put together.
 /// </summary>

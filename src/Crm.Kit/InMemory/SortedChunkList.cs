@@ -3,8 +3,8 @@ namespace Crm.Kit.InMemory;
 /// <summary>
 /// A sorted set kept as a list of sorted chunks (the leaf level of a B+-tree): inserting, removing and finding
 /// cost O(log n) plus a move within one chunk of at most <see cref="MaxChunk"/> items; adding past the last item
-/// costs one comparison. It stores items inline, so it
-/// costs roughly the item's size per entry, where <see cref="SortedSet{T}"/> spends a 40-byte node on each.
+/// costs one comparison. It stores items inline, so it costs roughly the item's size per entry, where
+/// <see cref="SortedSet{T}"/> spends a 40-byte node on each.
 /// Not thread-safe: the in-memory indexes lock around it.
 /// </summary>
 internal sealed class SortedChunkList<T>(IComparer<T> comparer)
