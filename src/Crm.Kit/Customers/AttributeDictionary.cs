@@ -4,32 +4,27 @@ using System.Diagnostics.CodeAnalysis;
 namespace Crm.Kit.Customers;
 
 /// <summary>
-/// A small immutable attribute dictionary kept as two sorted arrays: a customer has a handful of attributes,
-/// so a binary search beats hashing, and the map costs a fraction of a <see cref="Dictionary{TKey, TValue}"/>.
-/// Keys are compared ordinally.
+/// A small immutable attribute dictionary kept as one array of pairs sorted by key: a customer has a handful of
+/// attributes, so a binary search beats hashing, and the map costs a fraction of a
+/// <see cref="Dictionary{TKey, TValue}"/>. Keys are compared ordinally.
 /// </summary>
 public sealed class AttributeDictionary : IReadOnlyDictionary<string, AttributeValue>
 {
-    private readonly string[] _keys;
-    private readonly AttributeValue[] _values;
+    private readonly KeyValuePair<string, AttributeValue>[] _items;
 
-    private AttributeDictionary(string[] keys, AttributeValue[] values)
-    {
-        _keys = keys;
-        _values = values;
-    }
+    private AttributeDictionary(KeyValuePair<string, AttributeValue>[] items) => _items = items;
 
     /// <summary>The map with no attributes.</summary>
-    public static AttributeDictionary Empty { get; } = new([], []);
+    public static AttributeDictionary Empty { get; } = new([]);
 
     /// <inheritdoc />
-    public int Count => _keys.Length;
+    public int Count => _items.Length;
 
     /// <inheritdoc />
-    public IEnumerable<string> Keys => _keys;
+    public IEnumerable<string> Keys => _items.Select(item => item.Key);
 
     /// <inheritdoc />
-    public IEnumerable<AttributeValue> Values => _values;
+    public IEnumerable<AttributeValue> Values => _items.Select(item => item.Value);
 
     /// <inheritdoc />
     public AttributeValue this[string key] => TryGetValue(key, out var value) ? value : throw new KeyNotFoundException($"No attribute '{key}'.");
@@ -49,28 +44,47 @@ public sealed class AttributeDictionary : IReadOnlyDictionary<string, AttributeV
             sorted[key] = value;
         }
 
-        return sorted.Count == 0 ? Empty : new AttributeDictionary([.. sorted.Keys], [.. sorted.Values]);
+        return sorted.Count == 0 ? Empty : new AttributeDictionary([.. sorted]);
     }
 
     /// <inheritdoc />
-    public bool ContainsKey(string key) => Array.BinarySearch(_keys, key, StringComparer.Ordinal) >= 0;
+    public bool ContainsKey(string key) => IndexOf(key) >= 0;
 
     /// <inheritdoc />
     public bool TryGetValue(string key, [MaybeNullWhen(false)] out AttributeValue value)
     {
-        var index = Array.BinarySearch(_keys, key, StringComparer.Ordinal);
-        value = index >= 0 ? _values[index] : null;
+        var index = IndexOf(key);
+        value = index >= 0 ? _items[index].Value : null;
         return index >= 0;
     }
 
     /// <inheritdoc />
-    public IEnumerator<KeyValuePair<string, AttributeValue>> GetEnumerator()
-    {
-        for (var i = 0; i < _keys.Length; i++)
-        {
-            yield return new KeyValuePair<string, AttributeValue>(_keys[i], _values[i]);
-        }
-    }
+    public IEnumerator<KeyValuePair<string, AttributeValue>> GetEnumerator() => ((IEnumerable<KeyValuePair<string, AttributeValue>>)_items).GetEnumerator();
 
     IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
+
+    private int IndexOf(string key)
+    {
+        int low = 0, high = _items.Length - 1;
+        while (low <= high)
+        {
+            var mid = (low + high) >>> 1;
+            var order = string.CompareOrdinal(_items[mid].Key, key);
+            if (order == 0)
+            {
+                return mid;
+            }
+
+            if (order < 0)
+            {
+                low = mid + 1;
+            }
+            else
+            {
+                high = mid - 1;
+            }
+        }
+
+        return -1;
+    }
 }

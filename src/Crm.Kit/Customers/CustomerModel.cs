@@ -194,10 +194,22 @@ public sealed record Customer
     public DateTimeOffset UpdatedAt { get; init; }
 
     /// <summary>Set when this customer was merged into another; lookups then resolve to that survivor.</summary>
-    public Guid? MergedIntoId { get; init; }
+    public Guid? MergedIntoId
+    {
+        get => _endOfLife?.MergedIntoId;
+        init => _endOfLife = EndOfLife.Of(value, ErasedAt);
+    }
 
     /// <summary>Set when personal data was erased.</summary>
-    public DateTimeOffset? ErasedAt { get; init; }
+    public DateTimeOffset? ErasedAt
+    {
+        get => _endOfLife?.ErasedAt;
+        init => _endOfLife = EndOfLife.Of(MergedIntoId, value);
+    }
+
+    // Few customers are ever merged away or erased, so the two fields that say so live in a side object that most
+    // customers never allocate: one reference instead of 44 bytes of nullable fields in every customer.
+    private readonly EndOfLife? _endOfLife;
 
     /// <summary>The name to show: the company name for companies, given and family name for people.</summary>
     public string DisplayName => Kind == CustomerKind.Company
@@ -238,6 +250,12 @@ public sealed record Customer
         Attributes = Attributes,
         OwnerId = OwnerId,
     };
+
+    private sealed record EndOfLife(Guid? MergedIntoId, DateTimeOffset? ErasedAt)
+    {
+        public static EndOfLife? Of(Guid? mergedIntoId, DateTimeOffset? erasedAt) =>
+            mergedIntoId is null && erasedAt is null ? null : new(mergedIntoId, erasedAt);
+    }
 }
 
 /// <summary>

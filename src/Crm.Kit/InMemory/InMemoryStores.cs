@@ -93,11 +93,12 @@ public sealed class InMemoryCustomerStore : ICustomerStore
         var index = _table.Index(tenantId);
         lock (index)
         {
-            var ids = index.Names.From(new NameKey(foldedPrefix, 0, Guid.Empty))
+            IReadOnlyList<Customer> found = index.Names.From(new NameKey(foldedPrefix, 0, null))
                 .TakeWhile(k => k.Key.StartsWith(foldedPrefix, StringComparison.Ordinal))
                 .Take(limit)
-                .Select(k => k.Id);
-            return new(_table.Resolve(tenantId, ids));
+                .Select(k => k.Customer!)
+                .ToList();
+            return new(found);
         }
     }
 
