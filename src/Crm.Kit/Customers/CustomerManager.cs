@@ -164,7 +164,7 @@ public class CustomerManager
     {
         // Kept tiny so that it inlines into the caller: a live customer from the in-memory store comes back with
         // no call, no await and no allocation. Everything else takes the general path.
-        if (_inMemoryStore is { } inMemory && inMemory.FindById(TenantId, id) is var found && found?.MergedIntoId is null)
+        if (_inMemoryStore is { } inMemory && inMemory.TryFindLive(TenantId, id, out var found))
         {
             return new ValueTask<Customer?>(found);
         }

@@ -222,8 +222,9 @@ internal sealed class InMemoryTable<T, TIndex>(
 
             if (after is not null)
             {
-                rows.Rows[idOf(after)] = after;
+                // Index first: lock-free readers of the row may rely on what the index records about it.
                 addToIndex(rows.Index, after);
+                rows.Rows[idOf(after)] = after;
             }
             else if (before is not null)
             {

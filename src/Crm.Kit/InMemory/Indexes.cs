@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Crm.Kit.Customers;
 using Crm.Kit.Interactions;
 using Crm.Kit.Orders;
@@ -134,6 +135,9 @@ internal sealed class CustomerIndex
 
     public MultiMap<Guid> MergedInto { get; } = new();
 
+    /// <summary>Ids of customers that were merged away at some point; read without the lock.</summary>
+    public MergedAwayIds MergedAway { get; } = new();
+
     public SortedChunkList<NameKey> Names { get; } = new(NameKeyComparer.Instance);
 
     public SortedChunkList<Guid> Live { get; } = new(Comparer<Guid>.Default);
@@ -192,6 +196,7 @@ internal sealed class CustomerIndex
 
         if (customer.MergedIntoId is { } survivor)
         {
+            MergedAway.Add(customer.Id);
             MergedInto.Add(survivor, customer);
         }
         else
@@ -290,4 +295,26 @@ internal sealed class InteractionIndex
             tasks.Add((due.UtcTicks, interaction.Id));
         }
     }
+}
+
+/// <summary>
+/// The ids of a tenant's customers that have been merged away, so that a read by id can tell a live customer
+/// without reading the customer itself: at a million customers that read is a cache miss, and it is the only one
+/// the lookup would make beyond the id dictionary. Merges are rare, so the set is small and stays in cache; a
+/// tenant that never merged pays one flag test. Ids are only added, never removed: an id whose merge was rolled
+/// back stays listed, and its lookups take the slower path, which reads the customer and finds it live.
+/// </summary>
+internal sealed class MergedAwayIds
+{
+    private readonly ConcurrentDictionary<Guid, byte> _ids = new();
+    private volatile bool _any;
+
+    /// <summary>Adds an id; the index adds it before the merged row is published, so no reader sees one without the other.</summary>
+    public void Add(Guid id)
+    {
+        _ids.TryAdd(id, 0);
+        _any = true;
+    }
+
+    public bool MayContain(Guid id) => _any && _ids.ContainsKey(id);
 }
