@@ -30,7 +30,7 @@ internal sealed class LoyaltyTenant
     public Dictionary<Guid, LedgerSlot> Slots { get; } = [];
 
     /// <summary>Open lots with an expiry date, soonest first, across accounts: what an expiry run looks for.</summary>
-    public SortedChunkList<(long ExpiresAt, Guid LotId)> Expiring { get; } = new(LotKeyComparer.Instance);
+    public SortedChunkList<(long ExpiresAt, Guid LotId)> Expiring { get; } = new(TimeIdComparer.Instance);
 
     public Dictionary<Guid, LoyaltyReward> Rewards { get; } = [];
 
@@ -116,15 +116,6 @@ internal sealed class LoyaltyTenant
 /// <summary>What the store holds under one id: a ledger entry, a lot, or (for a credit) both.</summary>
 internal record struct LedgerSlot(LedgerEntry? Entry, PointLot? Lot);
 
-/// <summary>Orders lot keys (a time in UTC ticks, then the lot id) without boxing or a tuple comparer per call.</summary>
-internal sealed class LotKeyComparer : IComparer<(long At, Guid LotId)>
-{
-    public static LotKeyComparer Instance { get; } = new();
-
-    public int Compare((long At, Guid LotId) x, (long At, Guid LotId) y) =>
-        x.At != y.At ? x.At.CompareTo(y.At) : x.LotId.CompareTo(y.LotId);
-}
-
 /// <summary>One account's ledger and lot indexes.</summary>
 internal sealed class LedgerBook
 {
@@ -135,13 +126,13 @@ internal sealed class LedgerBook
     public Dictionary<Guid, List<LedgerEntry>> ReversalsOf { get; } = [];
 
     /// <summary>Open lots, oldest earned first.</summary>
-    public SortedChunkList<(long EarnedAt, Guid LotId)> Open { get; } = new(LotKeyComparer.Instance);
+    public SortedChunkList<(long EarnedAt, Guid LotId)> Open { get; } = new(TimeIdComparer.Instance);
 
     /// <summary>Open lots that were created with an activation delay (some may have matured since).</summary>
     public HashSet<Guid> Pending { get; } = [];
 
     /// <summary>Open lots with an expiry date, soonest first.</summary>
-    public SortedChunkList<(long ExpiresAt, Guid LotId)> Expiring { get; } = new(LotKeyComparer.Instance);
+    public SortedChunkList<(long ExpiresAt, Guid LotId)> Expiring { get; } = new(TimeIdComparer.Instance);
 
     /// <summary>
     /// Running sums of qualifying points and spend after each entry that changed them (prefix sums), so a window
@@ -480,7 +471,7 @@ public sealed class InMemoryLoyaltyStore : ILoyaltyStore
             }
 
             var keys = after is { } position
-                ? book.Open.From((position.At.UtcTicks, position.Id)).SkipWhile(k => k == (position.At.UtcTicks, position.Id))
+                ? book.Open.After((position.At.UtcTicks, position.Id))
                 : book.Open.All();
             return [.. keys.Take(limit).Select(k => t.IndexedLot(k.LotId))];
         });

@@ -345,7 +345,7 @@ public sealed class InMemorySegmentEvaluator : ISegmentEvaluator
             Guid[] batch;
             lock (rows.Index)
             {
-                var ids = after is { } a ? rows.Index.Live.From(a).SkipWhile(id => id == a) : rows.Index.Live.All();
+                var ids = after is { } a ? rows.Index.Live.After(a) : rows.Index.Live.All();
                 batch = [.. ids.Take(ScanBatch)];
             }
 

@@ -119,7 +119,7 @@ public sealed class InMemoryCustomerStore : ICustomerStore
         var index = _table.Index(tenantId);
         lock (index)
         {
-            var ids = afterId is { } after ? index.Live.From(after).SkipWhile(id => id == after) : index.Live.All();
+            var ids = afterId is { } after ? index.Live.After(after) : index.Live.All();
 
             return new(_table.Resolve(tenantId, ids.Take(limit)));
         }

@@ -121,6 +121,9 @@ internal sealed class SortedChunkList<T>(IComparer<T> comparer)
         }
     }
 
+    /// <summary>Items greater than <paramref name="item"/>, in order: the page after a keyset position.</summary>
+    public IEnumerable<T> After(T item) => From(item).SkipWhile(x => comparer.Compare(x, item) == 0);
+
     /// <summary>Every item, in order.</summary>
     public IEnumerable<T> All()
     {

@@ -43,6 +43,7 @@ public sealed class SortedChunkListTests
             Assert.Equal(expected, list.All());
             var start = operations.Length == 0 ? 0 : operations[0].Value;
             Assert.Equal(expected.Where(v => v >= start), list.From(start));
+            Assert.Equal(expected.Where(v => v > start), list.After(start));
         }, iter: 300);
     }
 }
