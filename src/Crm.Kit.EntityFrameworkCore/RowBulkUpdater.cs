@@ -23,12 +23,7 @@ internal static class RowBulkUpdater
             return;
         }
 
-        var table = RowTable.Of<TRow>(context);
-        if (table.UpdateSql is null)
-        {
-            throw new InvalidOperationException($"{typeof(TRow).Name} needs a single-column key.");
-        }
-
+        var table = RowTable.Of<TRow>(context).ForUpdates();
         foreach (var group in rows.GroupBy(r => table.ColumnsToWrite(r.Row, r.Original)))
         {
             await UpdateAsync(context, table, group.Key, [.. group], entityName, cancellationToken).ConfigureAwait(false);

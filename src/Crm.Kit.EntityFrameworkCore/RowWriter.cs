@@ -151,6 +151,10 @@ internal sealed class RowTable
         return changed == 0 ? AllColumns : changed;
     }
 
+    /// <summary>This table, checked to have the single-column key that updates match on.</summary>
+    public RowTable ForUpdates() =>
+        UpdateSql is not null ? this : throw new InvalidOperationException($"{EntityName} needs a single-column key to be updated.");
+
     /// <summary>The update of the columns in <paramref name="set"/>, made once per set.</summary>
     public string UpdateSqlFor(ulong set) =>
         set == AllColumns ? UpdateSql! : _partialUpdates.GetOrAdd(set, _updateText!);
@@ -262,12 +266,7 @@ internal sealed class RowWrites(DbContext context)
     public void Update<TRow>(TRow row, string entityName, Guid id, long? expectedVersion, TRow? original = null)
         where TRow : class
     {
-        var table = RowTable.Of<TRow>(context);
-        if (table.UpdateSql is null)
-        {
-            throw new InvalidOperationException($"{typeof(TRow).Name} needs a single-column key to be updated.");
-        }
-
+        var table = RowTable.Of<TRow>(context).ForUpdates();
         _writes.Add(new Write(table, row, IsUpdate: true, entityName, id, expectedVersion, table.ColumnsToWrite(row, original)));
     }
 
