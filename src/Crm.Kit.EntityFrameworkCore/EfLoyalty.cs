@@ -626,61 +626,30 @@ public sealed class EfLoyaltyStore<TContext> : ILoyaltyStore
 
     /// <inheritdoc />
     /// <remarks>
-    /// Asks for the pairs themselves, a few hundred at a time: <c>(AccountId = @a0 AND IdempotencyKey = @k0) OR …</c>,
-    /// one index seek per pair. Two IN lists (accounts, keys) would make the database probe every combination of
-    /// them — four million seeks for a batch of 2,000 lines.
+    /// One seek of the unique (tenant, account, key) index per pair (<see cref="RowProbe"/>). Two IN lists (accounts,
+    /// keys) would make the database probe every combination of them: four million seeks for a batch of 2,000 lines.
     /// </remarks>
     public async ValueTask<IReadOnlySet<(Guid AccountId, string IdempotencyKey)>> FindExistingKeysAsync(string tenantId, IReadOnlyCollection<(Guid AccountId, string IdempotencyKey)> keys, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(tenantId);
         ArgumentNullException.ThrowIfNull(keys);
+        var pairs = keys.Distinct().ToList();
+        var probes = pairs.ConvertAll(p => new LedgerEntryRow { TenantId = tenantId, AccountId = p.AccountId, IdempotencyKey = p.IdempotencyKey });
+        var found = await RowProbe.ExistAsync(_context, probes, IdempotencyKeyColumns(_context), cancellationToken).ConfigureAwait(false);
         var result = new HashSet<(Guid AccountId, string IdempotencyKey)>();
-        foreach (var chunk in keys.Distinct().Chunk(PairsPerQuery))
+        for (var i = 0; i < pairs.Count; i++)
         {
-            var found = await Entries.Where(PairFilter(tenantId, chunk)).Select(r => new { r.AccountId, r.IdempotencyKey })
-                .ToListAsync(cancellationToken).ConfigureAwait(false);
-            result.UnionWith(found.Select(f => (f.AccountId, f.IdempotencyKey)));
+            if (found[i])
+            {
+                result.Add(pairs[i]);
+            }
         }
 
         return result;
     }
 
-    private const int PairsPerQuery = 250;
-
-    private static readonly System.Reflection.MethodInfo ParameterMethod = typeof(EF).GetMethod(nameof(EF.Parameter))!;
-
-    private static MethodCallExpression AsParameter<T>(T value) =>
-        Expression.Call(ParameterMethod.MakeGenericMethod(typeof(T)), Expression.Constant(value, typeof(T)));
-
-    // Every value goes in through EF.Parameter: EF inlines a value it can compute from constants alone (an element of
-    // a constant array, say) as a SQL literal. Literals would put the host's keys into the SQL text, and make every
-    // chunk a new query to translate and cache; as parameters, every full chunk has the same shape and reuses one
-    // cached query. The ORs are combined as a balanced tree, which keeps translation shallow.
-    private static Expression<Func<LedgerEntryRow, bool>> PairFilter(string tenantId, (Guid AccountId, string IdempotencyKey)[] pairs)
-    {
-        var row = Expression.Parameter(typeof(LedgerEntryRow), "entry");
-        var tenantMatches = Expression.Equal(Expression.Property(row, nameof(LedgerEntryRow.TenantId)), AsParameter(tenantId));
-
-        // The tenant goes into every term, so that each is a complete key of the unique index and the database can
-        // answer the OR as a union of seeks.
-        var terms = pairs.Select(pair => (Expression)Expression.AndAlso(
-            tenantMatches,
-            Expression.AndAlso(
-                Expression.Equal(Expression.Property(row, nameof(LedgerEntryRow.AccountId)), AsParameter(pair.AccountId)),
-                Expression.Equal(Expression.Property(row, nameof(LedgerEntryRow.IdempotencyKey)), AsParameter(pair.IdempotencyKey))))).ToList();
-        while (terms.Count > 1)
-        {
-            var next = new List<Expression>((terms.Count + 1) / 2);
-            for (var i = 0; i < terms.Count; i += 2)
-            {
-                next.Add(i + 1 < terms.Count ? Expression.OrElse(terms[i], terms[i + 1]) : terms[i]);
-            }
-
-            terms = next;
-        }
-
-        return Expression.Lambda<Func<LedgerEntryRow, bool>>(terms[0], row);
-    }
+    private static ulong IdempotencyKeyColumns(DbContext context) =>
+        RowTable.Of<LedgerEntryRow>(context).ColumnSet(nameof(LedgerEntryRow.TenantId), nameof(LedgerEntryRow.AccountId), nameof(LedgerEntryRow.IdempotencyKey));
 
     /// <inheritdoc />
     /// <remarks>Entries and lots go in with prepared bulk inserts, accounts with a prepared version-checked update; changed lots and rewards with plain updates.</remarks>

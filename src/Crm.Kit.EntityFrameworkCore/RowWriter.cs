@@ -34,6 +34,8 @@ internal sealed class RowTable
         var name = sql.DelimitIdentifier(table.Name, table.Schema);
 
         InsertSql = $"INSERT INTO {name} ({string.Join(", ", Columns.Select(Column))}) VALUES ({string.Join(", ", ParameterNames)})";
+        _existsText = set => $"SELECT 1 FROM {name} WHERE " +
+            string.Join(" AND ", Columns.Select((p, i) => (p, i)).Where(c => Includes(set, c.i)).Select(c => $"{Column(c.p)} = {ParameterNames[c.i]}"));
         var key = entityType.FindPrimaryKey()?.Properties is [var single] ? single : null;
         KeyIndex = key is null ? -1 : Array.IndexOf(Columns, key);
         if (key is null)
@@ -69,6 +71,8 @@ internal sealed class RowTable
     public const ulong AllColumns = ulong.MaxValue;
 
     private readonly Func<ulong, string>? _updateText;
+    private readonly Func<ulong, string> _existsText;
+    private readonly ConcurrentDictionary<ulong, string> _exists = new();
     private readonly ValueComparer[] _comparers;
     private readonly ConcurrentDictionary<ulong, string> _partialUpdates = new();
 
@@ -159,6 +163,27 @@ internal sealed class RowTable
     public string UpdateSqlFor(ulong set) =>
         set == AllColumns ? UpdateSql! : _partialUpdates.GetOrAdd(set, _updateText!);
 
+    /// <summary>The set of the columns mapped from <paramref name="properties"/> (at most the first 64 columns).</summary>
+    public ulong ColumnSet(params string[] properties)
+    {
+        var set = 0UL;
+        foreach (var property in properties)
+        {
+            var index = Array.FindIndex(Columns, p => p.Name == property);
+            if (index is < 0 or >= 64)
+            {
+                throw new InvalidOperationException($"{EntityName} has no column for {property} among its first 64.");
+            }
+
+            set |= 1UL << index;
+        }
+
+        return set;
+    }
+
+    /// <summary><c>SELECT 1 FROM table WHERE column = @p …</c> for the columns in <paramref name="set"/>, made once per set.</summary>
+    public string ExistsSqlFor(ulong set) => _exists.GetOrAdd(set, _existsText);
+
     /// <summary>The table of <typeparamref name="TRow"/> in <paramref name="context"/>'s model.</summary>
     public static RowTable Of<TRow>(DbContext context)
         where TRow : class
@@ -186,14 +211,15 @@ internal sealed class RowTable
     /// Adds to <paramref name="target"/> a parameter, created by <paramref name="factory"/>'s provider, for every
     /// column in <paramref name="set"/> and for the key, and with <paramref name="tokens"/> one for each concurrency
     /// token's original value: what <see cref="InsertSql"/> (all columns, no tokens) or <see cref="UpdateSqlFor"/>
-    /// (with tokens) needs. Bind a row to them with <see cref="RowParameters.Bind"/>, once or once per row.
+    /// (with tokens) needs; without <paramref name="key"/>, only the columns in the set, as <see cref="ExistsSqlFor"/>
+    /// needs. Bind a row to them with <see cref="RowParameters.Bind"/>, once or once per row.
     /// </summary>
-    public RowParameters AddParameters(DbParameterCollection target, DbCommand factory, ulong set, bool tokens)
+    public RowParameters AddParameters(DbParameterCollection target, DbCommand factory, ulong set, bool tokens, bool key = true)
     {
         var columns = new List<(int Column, DbParameter Parameter)>(Columns.Length);
         for (var i = 0; i < Columns.Length; i++)
         {
-            if (i == KeyIndex || Includes(set, i))
+            if ((key && i == KeyIndex) || Includes(set, i))
             {
                 columns.Add((i, Add(target, factory, i, ParameterNames[i])));
             }

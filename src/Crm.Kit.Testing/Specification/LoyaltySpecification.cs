@@ -404,6 +404,28 @@ public abstract class LoyaltySpecification : CrmSpecification
         await AssertLedgerExplainsBalanceAsync(host, ben);
     }
 
+    /// <summary>
+    /// An import larger than one batch is written member by member, and keeps each member's lines in the order given,
+    /// also where a member's lines fall into two batches.
+    /// </summary>
+    [Fact]
+    public virtual async Task A_large_import_keeps_each_members_lines_in_order()
+    {
+        var host = await LoyaltyHostAsync(Programme());
+        Guid[] members = [await MemberAsync(host), await MemberAsync(host), await MemberAsync(host)];
+        var firstDay = Clock.GetUtcNow().AddDays(-30);
+        var lines = Enumerable.Range(0, LoyaltyManager.ImportBatchSize + 100)
+            .Select(i => new PointsImport(members[i % members.Length], 1 + (i % 7), $"line-{i}", firstDay.AddMinutes(i), "legacy"))
+            .ToList();
+
+        Assert.Equal(new PointsImportResult(lines.Count, 0), await host.Loyalty.ImportAsync(lines, Cancel));
+        foreach (var member in members)
+        {
+            var entries = await AssertLedgerExplainsBalanceAsync(host, member);
+            Assert.Equal(lines.Where(l => l.CustomerId == member).Select(l => l.IdempotencyKey), entries.Select(e => e.IdempotencyKey));
+        }
+    }
+
     /// <summary>Programme settings are validated with every problem named.</summary>
     [Fact]
     public virtual async Task Programme_settings_are_validated_field_by_field()
