@@ -36,6 +36,7 @@ internal sealed class RowTable
         InsertSql = $"INSERT INTO {name} ({string.Join(", ", Columns.Select(Column))}) VALUES ({string.Join(", ", ParameterNames)})";
         _existsText = set => $"SELECT 1 FROM {name} WHERE " +
             string.Join(" AND ", Columns.Select((p, i) => (p, i)).Where(c => Includes(set, c.i)).Select(c => $"{Column(c.p)} = {ParameterNames[c.i]}"));
+        PrimaryKeyIndexes = entityType.FindPrimaryKey()?.Properties.Select(p => Array.IndexOf(Columns, p)).ToArray() ?? [];
         var key = entityType.FindPrimaryKey()?.Properties is [var single] ? single : null;
         KeyIndex = key is null ? -1 : Array.IndexOf(Columns, key);
         if (key is null)
@@ -109,6 +110,9 @@ internal sealed class RowTable
 
     /// <summary>The columns whose parameters <see cref="LockSql"/> uses: the key, then the tenant.</summary>
     public int[] LockParameters { get; }
+
+    /// <summary>The primary key's columns, by index, in the key's order.</summary>
+    public int[] PrimaryKeyIndexes { get; }
 
     /// <summary>The key column's index, or -1.</summary>
     public int KeyIndex { get; }
@@ -199,6 +203,36 @@ internal sealed class RowTable
     public static DbTransaction Transaction(DbContext context) =>
         context.Database.CurrentTransaction?.GetDbTransaction()
             ?? throw new InvalidOperationException("Row writes run inside a transaction; begin one with ICrmUnitOfWork.");
+
+    /// <summary>The values of <paramref name="row"/>'s primary key, as the provider stores them.</summary>
+    public object[] PrimaryKeyValues(object row) => Array.ConvertAll(PrimaryKeyIndexes, index => ProviderValue(row, index));
+
+    /// <summary>
+    /// Orders <see cref="PrimaryKeyValues"/> as an index of them is ordered: text ordinally, which is SQLite's default
+    /// collation; other values by their own order (a <see cref="Guid"/> sorts as its text does).
+    /// </summary>
+    public static readonly Comparer<object[]> KeyOrder = Comparer<object[]>.Create(static (x, y) =>
+    {
+        for (var i = 0; i < x.Length; i++)
+        {
+            var order = (x[i], y[i]) switch
+            {
+                (string s, string t) => string.CompareOrdinal(s, t),
+                (DBNull, DBNull) => 0,
+                (DBNull, _) => -1,
+                (_, DBNull) => 1,
+                (IComparable c, var other) => c.CompareTo(other),
+                _ => 0,
+            };
+
+            if (order != 0)
+            {
+                return order;
+            }
+        }
+
+        return 0;
+    });
 
     /// <summary>The value of column <paramref name="index"/> in <paramref name="row"/>, as the provider stores it.</summary>
     public object ProviderValue(object row, int index)
