@@ -1,4 +1,3 @@
-using System.Linq.Expressions;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
 using Crm.Kit.Loyalty;
