@@ -33,13 +33,17 @@ internal sealed class RowTable
         string Column(IProperty p) => sql.DelimitIdentifier(p.GetColumnName(table)!);
         var name = sql.DelimitIdentifier(table.Name, table.Schema);
 
+        // "column = @p3" for each column of a set, the key excluded or not: an update's SET list, a probe's WHERE.
+        IEnumerable<string> Matches(ulong set, bool withKey) => Columns
+            .Select((p, i) => (p, i))
+            .Where(c => Includes(set, c.i) && (withKey || c.i != KeyIndex))
+            .Select(c => $"{Column(c.p)} = {ParameterNames[c.i]}");
+
         InsertSql = $"INSERT INTO {name} ({string.Join(", ", Columns.Select(Column))}) VALUES ({string.Join(", ", ParameterNames)})";
-        _existsText = set => $"SELECT 1 FROM {name} WHERE " +
-            string.Join(" AND ", Columns.Select((p, i) => (p, i)).Where(c => Includes(set, c.i)).Select(c => $"{Column(c.p)} = {ParameterNames[c.i]}"));
+        _existsText = set => $"SELECT 1 FROM {name} WHERE {string.Join(" AND ", Matches(set, withKey: true))}";
         PrimaryKeyIndexes = entityType.FindPrimaryKey()?.Properties.Select(p => Array.IndexOf(Columns, p)).ToArray() ?? [];
-        var key = entityType.FindPrimaryKey()?.Properties is [var single] ? single : null;
-        KeyIndex = key is null ? -1 : Array.IndexOf(Columns, key);
-        if (key is null)
+        KeyIndex = PrimaryKeyIndexes is [var single] ? single : -1;
+        if (KeyIndex < 0)
         {
             TokenIndexes = [];
             TokenParameterNames = [];
@@ -53,11 +57,10 @@ internal sealed class RowTable
         TokenIndexes = [.. Columns.Select((p, i) => (p, i)).Where(c => c.p.IsConcurrencyToken).Select(c => c.i)];
         TokenParameterNames = [.. TokenIndexes.Select((_, j) => sql.GenerateParameterName("o" + j))];
         VersionToken = Array.FindIndex(TokenIndexes, i => Columns[i].Name == "Version");
-        var where = $" WHERE {Column(key)} = {ParameterNames[KeyIndex]}" +
+        var key = Column(Columns[KeyIndex]);
+        var where = $" WHERE {key} = {ParameterNames[KeyIndex]}" +
             string.Concat(TokenIndexes.Select((i, j) => $" AND {Column(Columns[i])} = {TokenParameterNames[j]}"));
-        _updateText = set => $"UPDATE {name} SET " +
-            string.Join(", ", Columns.Select((p, i) => (p, i)).Where(c => c.i != KeyIndex && Includes(set, c.i)).Select(c => $"{Column(c.p)} = {ParameterNames[c.i]}")) +
-            where;
+        _updateText = set => $"UPDATE {name} SET {string.Join(", ", Matches(set, withKey: false))}{where}";
         UpdateSql = _updateText(AllColumns);
 
         var version = Array.FindIndex(Columns, p => p.Name == "Version");
@@ -65,7 +68,7 @@ internal sealed class RowTable
         LockParameters = version < 0 || tenant < 0 ? [] : [KeyIndex, tenant];
         LockSql = version < 0 || tenant < 0
             ? null
-            : $"UPDATE {name} SET {Column(Columns[version])} = {Column(Columns[version])} WHERE {Column(key)} = {ParameterNames[KeyIndex]} AND {Column(Columns[tenant])} = {ParameterNames[tenant]}";
+            : $"UPDATE {name} SET {Column(Columns[version])} = {Column(Columns[version])} WHERE {key} = {ParameterNames[KeyIndex]} AND {Column(Columns[tenant])} = {ParameterNames[tenant]}";
     }
 
     /// <summary>A set of columns by index, as bits; columns past the 64th are always included.</summary>
