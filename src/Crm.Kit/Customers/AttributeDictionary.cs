@@ -63,28 +63,11 @@ public sealed class AttributeDictionary : IReadOnlyDictionary<string, AttributeV
 
     IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
 
-    private int IndexOf(string key)
+    private int IndexOf(string key) => _items.AsSpan().BinarySearch(new OrdinalKey(key));
+
+    /// <summary>Compares a key with an item's key, ordinally, for the span's binary search.</summary>
+    private readonly struct OrdinalKey(string key) : IComparable<KeyValuePair<string, AttributeValue>>
     {
-        int low = 0, high = _items.Length - 1;
-        while (low <= high)
-        {
-            var mid = (low + high) >>> 1;
-            var order = string.CompareOrdinal(_items[mid].Key, key);
-            if (order == 0)
-            {
-                return mid;
-            }
-
-            if (order < 0)
-            {
-                low = mid + 1;
-            }
-            else
-            {
-                high = mid - 1;
-            }
-        }
-
-        return -1;
+        public int CompareTo(KeyValuePair<string, AttributeValue> other) => string.CompareOrdinal(key, other.Key);
     }
 }
