@@ -1,6 +1,7 @@
 using BenchmarkDotNet.Attributes;
 using Crm.Kit.Customers;
 using Crm.Kit.Segmentation;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using RulesEngine.Models;
 
@@ -146,6 +147,7 @@ internal static class BenchmarkRule
 public class SegmentScanBenchmarks
 {
     private static readonly Dictionary<int, Customer[]> Loaded = [];
+    private static readonly Dictionary<int, ISegmentEvaluator> Stores = [];
 
     private Customer[] _customers = [];
     private Func<Customer, bool> _handWritten = _ => false;
@@ -153,6 +155,8 @@ public class SegmentScanBenchmarks
     private Func<Customer, bool> _handWrittenCheapestFirst = _ => false;
     private Func<Customer, RuleArguments, bool> _compiled = (_, _) => false;
     private RuleArguments? _arguments;
+    private ISegmentEvaluator? _evaluator;
+    private readonly SegmentRule _rule = SegmentRuleJson.Parse(BenchmarkRule.Json);
 
     [Params(1_000_000)]
     public int Customers { get; set; }
@@ -176,6 +180,26 @@ public class SegmentScanBenchmarks
         if (expected != _customers.Count(c => _compiled(c, _arguments)) || expected != _customers.Count(_handWrittenCheapestFirst) || expected == 0)
         {
             throw new InvalidOperationException("The compiled rule and the hand-written lambda disagree, or select nobody.");
+        }
+
+        // The same customers in the in-memory store, counted the way SegmentManager counts a segment. Loaded once
+        // per process, like the array: BenchmarkDotNet runs the setup before each benchmark.
+        if (!Stores.TryGetValue(Customers, out var evaluator))
+        {
+            var provider = new ServiceCollection().AddCrmKit().Services.BuildServiceProvider();
+            var store = provider.GetRequiredService<ICustomerStore>();
+            foreach (var batch in _customers.Chunk(CustomerManager.MaxBatchSize))
+            {
+                await store.CreateManyAsync(batch, CancellationToken.None);
+            }
+
+            Stores[Customers] = evaluator = provider.GetRequiredService<ISegmentEvaluator>();
+        }
+
+        _evaluator = evaluator;
+        if (await StoreCount() != expected)
+        {
+            throw new InvalidOperationException("The in-memory store's count disagrees with the hand-written lambda.");
         }
 
         Console.WriteLine($"// the rule selects {expected:N0} of {_customers.Length:N0} customers");
@@ -215,6 +239,10 @@ public class SegmentScanBenchmarks
 
         return count;
     }
+
+    [Benchmark(Description = "Crm.Kit in-memory store: count the segment")]
+    public async Task<long> StoreCount() =>
+        await _evaluator!.CountAsync(_customers[0].TenantId, _rule, BenchmarkRule.Now, CancellationToken.None);
 }
 
 /// <summary>The short job, run inside the benchmark process.</summary>

@@ -282,22 +282,15 @@ public sealed class InMemorySegmentEvaluator : ISegmentEvaluator
     /// <inheritdoc />
     public ValueTask<long> CountAsync(string tenantId, SegmentRule rule, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        var (predicate, arguments) = Prepare(tenantId, rule, now);
+        var counter = _compiler.ScanCounter(_compiler.Compile(rule));
         if (!_database.Customers.TryGetValue(tenantId, out var rows))
         {
             return new(0L);
         }
 
-        long count = 0;
-        foreach (var customer in rows.Rows.Values)
-        {
-            if (IsLiveMatch(customer, predicate, arguments))
-            {
-                count++;
-            }
-        }
-
-        return new(count);
+        // The tenant's scan rows hold its live customers with the fields rules test most laid out inline, so the
+        // count reads them in order instead of following each customer's objects around the heap.
+        return new(rows.Index.ScanRows.Count(counter.Count, counter.Bind(now, _segments.Lookup(tenantId))));
     }
 
     /// <inheritdoc />

@@ -230,6 +230,18 @@ internal sealed class InMemoryTable<T, TIndex>(
             {
                 rows.Rows.TryRemove(idOf(before), out _);
             }
+
+            (rows.Index as IIndexWriteCompletion)?.WriteCompleted();
         }
     }
+}
+
+/// <summary>
+/// An index told when a write is complete. A write replaces a row by removing the old one from the index and
+/// adding the new one; an index that lock-free readers see must not show them the moment in between.
+/// </summary>
+internal interface IIndexWriteCompletion
+{
+    /// <summary>The row's removal and addition are both done.</summary>
+    void WriteCompleted();
 }

@@ -125,8 +125,15 @@ internal sealed class TimeIdComparer : IComparer<(long Ticks, Guid Id)>
 }
 
 /// <summary>One tenant's customer indexes. Guarded by locking the instance.</summary>
-internal sealed class CustomerIndex
+internal sealed class CustomerIndex : IIndexWriteCompletion
 {
+    public CustomerIndex() => ScanRows = new CustomerScanColumns(this);
+
+    /// <summary>Live customers as rows for whole-tenant segment scans; its writers hold this index's lock.</summary>
+    public CustomerScanColumns ScanRows { get; }
+
+    public void WriteCompleted() => ScanRows.WriteCompleted();
+
     public Dictionary<string, Customer> ExternalReferences { get; } = new(StringComparer.Ordinal);
 
     public MultiMap<string> Emails { get; } = new(StringComparer.Ordinal);
@@ -170,6 +177,7 @@ internal sealed class CustomerIndex
         }
 
         Live.Remove(customer.Id);
+        ScanRows.Remove(customer);
     }
 
     public void Add(Customer customer)
@@ -203,6 +211,8 @@ internal sealed class CustomerIndex
         {
             Live.Add(customer.Id);
         }
+
+        ScanRows.Add(customer);
     }
 }
 

@@ -65,6 +65,9 @@ public sealed class CompiledSegmentRule
     /// </summary>
     public RuleArguments Bind(DateTimeOffset now, ISegmentMembershipLookup? members = null) => _template.Bind(now, members);
 
+    /// <summary>The form the in-memory store counts with, once built (see <see cref="SegmentRuleCompiler.ScanCounter"/>).</summary>
+    internal RuleScanCounter? ScanCounter { get; set; }
+
     /// <summary>Evaluates one customer (convenience; bind once and call <see cref="Predicate"/> in loops).</summary>
     public bool Matches(Customer customer, DateTimeOffset now, ISegmentMembershipLookup? members = null) => Predicate(customer, Bind(now, members));
 }
@@ -106,7 +109,7 @@ public sealed class SegmentRuleCompiler
         var target = new InMemoryRuleTarget();
         var template = new RuleArgumentsTemplate();
         var body = DecimalComparisonOutliner.Instance.Visit(new RuleExpressionBuilder(Registry, _options.TimeZone, target, template).Build(rule));
-        var compiled = new CompiledSegmentRule(rule, System.Linq.Expressions.Expression.Lambda<Func<Customer, RuleArguments, bool>>(body, target.Subject, (ParameterExpression)target.Arguments), template);
+        var compiled = new CompiledSegmentRule(rule, System.Linq.Expressions.Expression.Lambda<Func<Customer, RuleArguments, bool>>(body, (ParameterExpression)target.Subject, (ParameterExpression)target.Arguments), template);
         if (_cache.Count >= _options.CompiledRuleCacheSize)
         {
             _cache.Clear();
@@ -115,25 +118,87 @@ public sealed class SegmentRuleCompiler
         _cache[key] = compiled;
         return compiled;
     }
+
+    /// <summary>
+    /// The rule compiled to count matches over the in-memory store's scan rows; built the first time a rule is
+    /// counted over a whole tenant, then kept with the compiled rule.
+    /// </summary>
+    internal RuleScanCounter ScanCounter(CompiledSegmentRule compiled)
+    {
+        // Two threads may both build it on first use; either result is the same, and one is kept.
+        return compiled.ScanCounter ??= Build(compiled.Rule);
+
+        RuleScanCounter Build(SegmentRule rule)
+        {
+            var rows = Expression.Parameter(typeof(InMemory.CustomerScanRow[]), "rows");
+            var length = Expression.Parameter(typeof(int), "length");
+            var arguments = Expression.Parameter(typeof(RuleArguments), "arguments");
+            var i = Expression.Variable(typeof(int), "i");
+            var matches = Expression.Variable(typeof(int), "matches");
+            var target = new ScanRowRuleTarget(Expression.ArrayAccess(rows, i), arguments);
+            var template = new RuleArgumentsTemplate();
+            var test = DecimalComparisonOutliner.Instance.Visit(new RuleExpressionBuilder(Registry, _options.TimeZone, target, template).Build(rule));
+
+            // The loop is part of the compiled method rather than a caller of it: one call per segment of rows,
+            // not one per customer. A free slot has no customer (compared as a reference: a record's != operator
+            // would be a call per row).
+            var live = Expression.ReferenceNotEqual(target.Subject, Expression.Constant(null, typeof(Customer)));
+            var end = Expression.Label("end");
+            var body = Expression.Block(
+                [i, matches],
+                Expression.Loop(
+                    Expression.IfThenElse(
+                        Expression.LessThan(i, length),
+                        Expression.Block(
+                            Expression.IfThen(Expression.AndAlso(live, test), Expression.PreIncrementAssign(matches)),
+                            Expression.PreIncrementAssign(i)),
+                        Expression.Break(end)),
+                    end),
+                matches);
+            var count = Expression.Lambda<Func<InMemory.CustomerScanRow[], int, RuleArguments, int>>(body, rows, length, arguments).Compile();
+            return new RuleScanCounter(count, template);
+        }
+    }
+}
+
+/// <summary>A rule compiled to count the matching rows of a span of in-memory scan rows.</summary>
+internal sealed class RuleScanCounter(Func<InMemory.CustomerScanRow[], int, RuleArguments, int> count, RuleArgumentsTemplate template)
+{
+    /// <summary>Counts the customers among the first <c>length</c> rows that match.</summary>
+    public Func<InMemory.CustomerScanRow[], int, RuleArguments, int> Count { get; } = count;
+
+    /// <summary>The arguments of <see cref="Count"/> at <paramref name="now"/>.</summary>
+    public RuleArguments Bind(DateTimeOffset now, ISegmentMembershipLookup? members) => template.Bind(now, members);
 }
 
 /// <summary>Evaluates rules over <see cref="Customer"/> objects.</summary>
-internal sealed class InMemoryRuleTarget : RuleTarget
+internal class InMemoryRuleTarget : RuleTarget
 {
-    private readonly ParameterExpression _customer = Expression.Parameter(typeof(Customer), "customer");
-    private readonly ParameterExpression _arguments = Expression.Parameter(typeof(RuleArguments), "arguments");
+    private readonly Expression _customer;
+    private readonly ParameterExpression _arguments;
 
-    public override ParameterExpression Subject => _customer;
+    public InMemoryRuleTarget()
+        : this(Expression.Parameter(typeof(Customer), "customer"), Expression.Parameter(typeof(RuleArguments), "arguments"))
+    {
+    }
+
+    protected InMemoryRuleTarget(Expression customer, ParameterExpression arguments)
+    {
+        _customer = customer;
+        _arguments = arguments;
+    }
+
+    public override Expression Subject => _customer;
 
     public override bool OrdersByCost => true;
 
     public override Expression Arguments => _arguments;
 
-    public override Expression Scalar(SegmentField field, Func<Expression, Expression> test)
-    {
-        var read = Inline(field.InMemory ?? throw new InvalidOperationException($"Field '{field.Name}' cannot be read in memory."));
-        return test(read);
-    }
+    public override Expression Scalar(SegmentField field, Func<Expression, Expression> test) => test(Read(field));
+
+    /// <summary>The field's value; a target that keeps some fields elsewhere reads those its own way.</summary>
+    protected virtual Expression Read(SegmentField field) =>
+        Inline(field.InMemory ?? throw new InvalidOperationException($"Field '{field.Name}' cannot be read in memory."));
 
     public override Expression Let(Expression value, Func<Expression, Expression> body)
     {
@@ -157,16 +222,27 @@ internal sealed class InMemoryRuleTarget : RuleTarget
         _ => throw new InvalidOperationException($"Operator {op} is not a text operator."),
     };
 
-    public override Expression ListHasAny(SegmentField field, Expression foldedSet) =>
-        Call(nameof(SegmentText.ListHasAny), Inline(field.InMemory!), foldedSet);
+    public override Expression ListHasAny(SegmentField field, Expression foldedSet) => Call(nameof(SegmentText.ListHasAny), Read(field), foldedSet);
 
-    public override Expression ListIsSet(SegmentField field) => Call(nameof(SegmentText.ListIsSet), Inline(field.InMemory!));
+    public override Expression ListIsSet(SegmentField field) => Call(nameof(SegmentText.ListIsSet), Read(field));
 
     public override Expression MemberOf(Expression segmentId) =>
         Expression.Call(_arguments, nameof(RuleArguments.IsMember), null, segmentId, Expression.Property(_customer, nameof(Customer.Id)));
 
     private static MethodCallExpression Call(string name, params Expression[] arguments) =>
         Expression.Call(typeof(SegmentText), name, null, arguments);
+}
+
+/// <summary>
+/// Evaluates rules over the in-memory store's scan rows (<see cref="InMemory.CustomerScanRow"/>): the fields a row
+/// carries are read from it, every other field from the row's customer, through the same readers as above.
+/// </summary>
+internal sealed class ScanRowRuleTarget(Expression row, ParameterExpression arguments)
+    : InMemoryRuleTarget(Expression.Field(row, nameof(InMemory.CustomerScanRow.Customer)), arguments)
+{
+    public override int CollectionWalkCost => RuleCost.CallUnit;
+
+    protected override Expression Read(SegmentField field) => InMemory.CustomerScanRow.Read(row, field) ?? base.Read(field);
 }
 
 /// <summary>Points decimal comparisons at <see cref="SegmentAccess"/>'s helpers, which the JIT does not inline.</summary>
