@@ -48,11 +48,13 @@ internal struct CustomerScanRow
     {
         var metrics = customer.Metrics;
         byte consent = 0;
-        foreach (var record in customer.ConsentHistory)
+        foreach (var (channel, purpose) in ConsentPairs)
         {
-            // History runs oldest first, so the latest record of each channel and purpose decides its bit.
-            var bit = (byte)(1 << ConsentBit(record.Channel, record.Purpose));
-            consent = record.Granted ? (byte)(consent | bit) : (byte)(consent & ~bit);
+            // The customer's own rule for the consent in force, so that the flags cannot drift from it.
+            if (customer.HasConsent(channel, purpose))
+            {
+                consent |= (byte)(1 << ConsentBit(channel, purpose));
+            }
         }
 
         return new CustomerScanRow
@@ -73,9 +75,11 @@ internal struct CustomerScanRow
 
     private static readonly int Purposes = Enum.GetValues<ConsentPurpose>().Length;
 
-    private static readonly Dictionary<string, int> ConsentBits = Enum.GetValues<ContactChannel>()
-        .SelectMany(channel => Enum.GetValues<ConsentPurpose>().Select(purpose => (channel, purpose)))
-        .ToDictionary(p => SegmentFieldNames.Consent(p.channel, p.purpose), p => ConsentBit(p.channel, p.purpose), StringComparer.Ordinal);
+    private static readonly (ContactChannel Channel, ConsentPurpose Purpose)[] ConsentPairs = [.. Enum.GetValues<ContactChannel>()
+        .SelectMany(channel => Enum.GetValues<ConsentPurpose>().Select(purpose => (channel, purpose)))];
+
+    private static readonly Dictionary<string, int> ConsentBits = ConsentPairs
+        .ToDictionary(p => SegmentFieldNames.Consent(p.Channel, p.Purpose), p => ConsentBit(p.Channel, p.Purpose), StringComparer.Ordinal);
 
     private static int ConsentBit(ContactChannel channel, ConsentPurpose purpose) => ((int)channel * Purposes) + (int)purpose;
 
@@ -110,9 +114,10 @@ internal struct CustomerScanRow
 /// <summary>
 /// A tenant's live customers as <see cref="CustomerScanRow"/>s, for whole-tenant segment scans. Rows sit in
 /// fixed segments of slots; a customer keeps its slot while it lives, so an update overwrites its row in place
-/// (in one write: the removal of the old row waits for the write to complete) and no row ever moves. Writers hold the customer index's lock. Readers take none: each segment carries a
-/// version that a writer makes odd while it writes, and a reader that sees the version move reads the segment
-/// again (and, if writers keep at it, copies it under the lock). So a scan sees every customer that lived
+/// (in one write: the removal of the old row waits for the write to complete) and no row ever moves. Writers
+/// hold the customer index's lock. Readers take none: each segment carries a version that a writer makes odd
+/// while it writes, and a reader that sees the version move reads the segment again (and, if writers keep at
+/// it, copies it under the lock). So a scan sees every customer that lived
 /// throughout it exactly once, in one of the states it had, as an enumeration of the customer dictionary would.
 /// </summary>
 internal sealed class CustomerScanColumns(object writeLock)

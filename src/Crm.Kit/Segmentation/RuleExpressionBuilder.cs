@@ -512,7 +512,8 @@ internal sealed class RuleExpressionBuilder
 /// </summary>
 internal sealed class RuleCost : ExpressionVisitor
 {
-    private const int Call = 8;
+    /// <summary>The cost of one call the JIT does not inline, the unit of these estimates.</summary>
+    internal const int Call = 8;
 
     // The JIT inlines small methods; past about this much IL it usually does not.
     private const int InlinedILSize = 32;
@@ -531,9 +532,6 @@ internal sealed class RuleCost : ExpressionVisitor
         return counter._cost;
     }
 
-    /// <summary>The cost of one call the JIT does not inline, the unit of these estimates.</summary>
-    public const int CallUnit = Call;
-
     protected override Expression VisitMethodCall(MethodCallExpression node)
     {
         _cost += CallCost(node.Method);
@@ -542,8 +540,8 @@ internal sealed class RuleCost : ExpressionVisitor
             // A collection the customer holds (tags, attributes), handed over as an interface, is walked: an object
             // and its items, each a likely cache miss, where the rule's own sets are arrays in its arguments. Only
             // targets that read other fields inline (scan rows) count it; over customer objects every read is a
-            // hop already, and ordering by it there was measured to cost a third more compile time and no scan time.
-            _cost += _walkCost > 0 && WalksCollection.GetOrAdd(argument.Type, static type => type.IsInterface && typeof(System.Collections.IEnumerable).IsAssignableFrom(type)) ? _walkCost : 0;
+            // hop already.
+            _cost += argument.Type.IsInterface && typeof(System.Collections.IEnumerable).IsAssignableFrom(argument.Type) ? _walkCost : 0;
         }
 
         return base.VisitMethodCall(node);
@@ -581,8 +579,6 @@ internal sealed class RuleCost : ExpressionVisitor
     }
 
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<MethodInfo, int> CallCosts = new();
-
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<Type, bool> WalksCollection = new();
 
     // Cached: reading a method's IL through reflection costs more than the rest of the estimate.
     private static int CallCost(MethodInfo method) => CallCosts.GetOrAdd(method, EstimateCallCost);

@@ -240,7 +240,7 @@ internal class InMemoryRuleTarget : RuleTarget
 internal sealed class ScanRowRuleTarget(Expression row, ParameterExpression arguments)
     : InMemoryRuleTarget(Expression.Field(row, nameof(InMemory.CustomerScanRow.Customer)), arguments)
 {
-    public override int CollectionWalkCost => RuleCost.CallUnit;
+    public override int CollectionWalkCost => RuleCost.Call;
 
     protected override Expression Read(SegmentField field) => InMemory.CustomerScanRow.Read(row, field) ?? base.Read(field);
 }
