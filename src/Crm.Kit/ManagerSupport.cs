@@ -23,11 +23,18 @@ internal static class ConcurrencyRetry
                 instrumentation.ConcurrencyConflicts.Add(1);
             }
 
-            // A real pause, not the TimeProvider: this spaces out database round trips; it is not domain time,
-            // and a test's manual clock would never let it end.
-            var ceiling = Math.Min(MaxPauseMilliseconds, 1 << Math.Min(tries + 1, 6));
-            await Task.Delay(Random.Shared.Next(1, ceiling + 1)).ConfigureAwait(false);
+            await PauseAsync(tries).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>The pause after a lost race, for callers that run their own retry loop.</summary>
+    /// <param name="tries">How many attempts failed before this one, less one.</param>
+    public static Task PauseAsync(int tries)
+    {
+        // A real pause, not the TimeProvider: this spaces out database round trips; it is not domain time,
+        // and a test's manual clock would never let it end.
+        var ceiling = Math.Min(MaxPauseMilliseconds, 1 << Math.Min(tries + 1, 6));
+        return Task.Delay(Random.Shared.Next(1, ceiling + 1));
     }
 }
 

@@ -111,6 +111,41 @@ public abstract class LoyaltySpecification : CrmSpecification
         Assert.Contains(reserved.Errors, e => e is { Field: "idempotencyKey", Rule: "reserved-prefix" });
     }
 
+    /// <summary>
+    /// Postings made inside a host's transaction that is then not committed leave nothing behind: no entry, no lot
+    /// taken from, no key used up, the balance as before.
+    /// </summary>
+    [Fact]
+    public virtual async Task Postings_in_a_transaction_that_is_not_committed_leave_nothing()
+    {
+        var host = await LoyaltyHostAsync(Programme() with { Expiry = PointExpiry.MonthsAfterEarning(12) });
+        var customer = await MemberAsync(host);
+        var kept = await host.Loyalty.EarnAsync(customer, 100, "e-1", cancellationToken: Cancel);
+        var store = host.Services.GetRequiredService<ILoyaltyStore>();
+
+        await using (await host.Services.GetRequiredService<ICrmUnitOfWork>().BeginAsync(Cancel))
+        {
+            await host.Loyalty.EarnAsync(customer, 50, "e-2", cancellationToken: Cancel);
+            await host.Loyalty.RedeemAsync(customer, 120, "r-1", cancellationToken: Cancel);
+            Assert.Equal(30, (await host.Loyalty.GetBalanceAsync(customer, Cancel))!.Balance);
+        }
+
+        Assert.Equal(100, (await host.Loyalty.GetBalanceAsync(customer, Cancel))!.Balance);
+        Assert.Null(await store.FindEntryByKeyAsync(host.TenantId, kept.AccountId, "e-2", Cancel));
+        Assert.Null(await store.FindEntryByKeyAsync(host.TenantId, kept.AccountId, "r-1", Cancel));
+        var statement = await host.Loyalty.GetStatementAsync(customer, cancellationToken: Cancel);
+        Assert.Equal([kept.Id], statement.Entries.Items.Select(e => e.Id));
+        Assert.Equal([new UpcomingExpiry(kept.At.AddMonths(12), 100)], statement.UpcomingExpiries);
+
+        // The keys are free again, and the first lot is whole again.
+        Clock.Advance(TimeSpan.FromDays(1));
+        var again = await host.Loyalty.EarnAsync(customer, 50, "e-2", cancellationToken: Cancel);
+        Assert.Equal(2, again.Sequence);
+        var redeemed = await host.Loyalty.RedeemAsync(customer, 120, "r-1", cancellationToken: Cancel);
+        Assert.Equal([new LotDraw(kept.Id, 100), new LotDraw(again.Id, 20)], redeemed.Draws);
+        await AssertLedgerExplainsBalanceAsync(host, customer);
+    }
+
     /// <summary>Redemptions take the oldest lots first and cannot overdraw; the statement shows a running balance.</summary>
     [Fact]
     public virtual async Task Redemptions_take_oldest_lots_first_and_never_overdraw()

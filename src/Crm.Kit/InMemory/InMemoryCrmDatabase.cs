@@ -51,18 +51,25 @@ public sealed class InMemoryCrmDatabase : IDisposable
     /// Runs one write. Inside a transaction of the calling flow it applies at once and records its undo;
     /// otherwise it waits for the gate, so that it never interleaves with a transaction or another write.
     /// </summary>
-    internal async ValueTask WriteAsync(Func<Action> apply, CancellationToken cancellationToken)
+    internal ValueTask WriteAsync(Func<Action> apply, CancellationToken cancellationToken) =>
+        WriteAsync(apply, static apply => apply(), cancellationToken);
+
+    /// <summary>
+    /// <see cref="WriteAsync(Func{Action}, CancellationToken)"/> for a hot write: the state goes to a static
+    /// <paramref name="apply"/>, which returns its undo as an object (or a delegate), so the write needs no closures.
+    /// </summary>
+    internal async ValueTask WriteAsync<TState>(TState state, Func<TState, object> apply, CancellationToken cancellationToken)
     {
         if (_currentTransaction.Value is { IsActive: true } transaction)
         {
-            transaction.Record(apply());
+            transaction.Record(apply(state));
             return;
         }
 
         await _writeGate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            apply();
+            apply(state);
         }
         finally
         {
@@ -94,7 +101,9 @@ public sealed class InMemoryCrmDatabase : IDisposable
 
     internal sealed class InMemoryTransaction(InMemoryCrmDatabase database) : ICrmTransaction
     {
-        private readonly Stack<Action> _undo = new();
+        // Most transactions record one write: the list is made for the second.
+        private object? _firstUndo;
+        private List<object>? _moreUndo;
         private SemaphoreSlim? _gate;
         private bool _committed;
 
@@ -116,12 +125,24 @@ public sealed class InMemoryCrmDatabase : IDisposable
             return this;
         }
 
-        public void Record(Action undo) => _undo.Push(undo);
+        /// <summary>Records how to undo a write: an <see cref="Action"/> or an <see cref="IUndo"/>.</summary>
+        public void Record(object undo)
+        {
+            if (_firstUndo is null)
+            {
+                _firstUndo = undo;
+            }
+            else
+            {
+                (_moreUndo ??= []).Add(undo);
+            }
+        }
 
         public ValueTask CommitAsync(CancellationToken cancellationToken)
         {
             _committed = true;
-            _undo.Clear();
+            _firstUndo = null;
+            _moreUndo = null;
             return ValueTask.CompletedTask;
         }
 
@@ -131,9 +152,15 @@ public sealed class InMemoryCrmDatabase : IDisposable
             {
                 if (!_committed)
                 {
-                    while (_undo.TryPop(out var undo))
+                    // Latest first.
+                    for (var i = (_moreUndo?.Count ?? 0) - 1; i >= 0; i--)
                     {
-                        undo();
+                        Undo(_moreUndo![i]);
+                    }
+
+                    if (_firstUndo is { } first)
+                    {
+                        Undo(first);
                     }
                 }
 
@@ -146,6 +173,18 @@ public sealed class InMemoryCrmDatabase : IDisposable
         }
     }
 
+    private static void Undo(object undo)
+    {
+        if (undo is Action action)
+        {
+            action();
+        }
+        else
+        {
+            ((IUndo)undo).Undo();
+        }
+    }
+
     private sealed class NestedTransaction : ICrmTransaction
     {
         public static readonly NestedTransaction Instance = new();
@@ -154,6 +193,13 @@ public sealed class InMemoryCrmDatabase : IDisposable
 
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
+}
+
+/// <summary>How to take back one write when its transaction does not commit; an object for writes that keep state anyway.</summary>
+internal interface IUndo
+{
+    /// <summary>Restores what the write changed.</summary>
+    void Undo();
 }
 
 /// <summary>The in-memory <see cref="ICrmUnitOfWork"/>: an undo log over the database's write gate.</summary>

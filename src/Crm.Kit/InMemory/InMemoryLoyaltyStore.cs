@@ -312,99 +312,114 @@ public sealed class InMemoryLoyaltyStore : ILoyaltyStore
     public ValueTask AppendAsync(LedgerPosting posting, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(posting);
-        return _database.WriteAsync(() =>
+        return _database.WriteAsync((Store: this, Posting: posting), static state => state.Store.Append(state.Posting), cancellationToken);
+    }
+
+    private AppendUndo Append(LedgerPosting posting)
+    {
+        var account = posting.Account;
+        var tenant = Tenant(account.TenantId);
+        lock (tenant.Gate)
         {
-            var account = posting.Account;
-            var tenant = Tenant(account.TenantId);
+            var previous = CheckVersion(tenant, account, posting.ExpectedVersion);
+            var book = tenant.Book(account.Id);
+            CheckKeysAreNew(book, posting.Entries);
+
+            LoyaltyReward? previousReward = null;
+            if (posting.Reward is { } change)
+            {
+                previousReward = tenant.Rewards.GetValueOrDefault(change.Reward.Id);
+                if (previousReward is null || previousReward.Version != change.ExpectedVersion)
+                {
+                    throw new ConcurrencyConflictException(nameof(LoyaltyReward), change.Reward.Id, change.ExpectedVersion);
+                }
+
+                tenant.Rewards[change.Reward.Id] = change.Reward;
+            }
+
+            // New lots need no record to be undone (undoing removes them); changed lots keep their previous state.
+            for (var i = 0; i < posting.NewLots.Count; i++)
+            {
+                tenant.SetLot(posting.NewLots[i].Id, posting.NewLots[i]);
+            }
+
+            var previousLots = posting.ChangedLots.Count == 0 ? [] : new PointLot?[posting.ChangedLots.Count];
+            for (var i = 0; i < posting.ChangedLots.Count; i++)
+            {
+                var lot = posting.ChangedLots[i];
+                previousLots[i] = tenant.Lot(lot.Id);
+                tenant.SetLot(lot.Id, lot);
+            }
+
+            for (var i = 0; i < posting.Entries.Count; i++)
+            {
+                var entry = posting.Entries[i];
+                book.Entries.Add(entry);
+                book.ByKey[entry.IdempotencyKey] = entry;
+                tenant.AddEntry(entry);
+                if (entry.ReversesEntryId is { } reversed)
+                {
+                    if (!book.ReversalsOf.TryGetValue(reversed, out var list))
+                    {
+                        book.ReversalsOf[reversed] = list = [];
+                    }
+
+                    list.Add(entry);
+                }
+
+                if (Qualifies(entry))
+                {
+                    var last = book.Qualifying.Count > 0 ? book.Qualifying[^1] : default;
+                    book.Qualifying.Add((entry.At.UtcTicks, last.Points + entry.QualifyingPoints, last.Spend + entry.QualifyingSpend));
+                }
+            }
+
+            tenant.Accounts[account.Id] = account;
+            return new AppendUndo(tenant, book, posting, previous, previousLots, previousReward);
+        }
+    }
+
+    /// <summary>Takes back one <see cref="AppendAsync"/>: one object holding what the write replaced.</summary>
+    private sealed class AppendUndo(LoyaltyTenant tenant, LedgerBook book, LedgerPosting posting, LoyaltyAccount previous, PointLot?[] previousLots, LoyaltyReward? previousReward) : IUndo
+    {
+        public void Undo()
+        {
             lock (tenant.Gate)
             {
-                var previous = CheckVersion(tenant, account, posting.ExpectedVersion);
-                var book = tenant.Book(account.Id);
-                CheckKeysAreNew(book, posting.Entries);
-
-                LoyaltyReward? previousReward = null;
-                if (posting.Reward is { } change)
-                {
-                    previousReward = tenant.Rewards.GetValueOrDefault(change.Reward.Id);
-                    if (previousReward is null || previousReward.Version != change.ExpectedVersion)
-                    {
-                        throw new ConcurrencyConflictException(nameof(LoyaltyReward), change.Reward.Id, change.ExpectedVersion);
-                    }
-
-                    tenant.Rewards[change.Reward.Id] = change.Reward;
-                }
-
-                var previousLots = new (Guid Id, PointLot? Lot)[posting.NewLots.Count + posting.ChangedLots.Count];
-                var changed = 0;
-                foreach (var lots in (ReadOnlySpan<IReadOnlyList<PointLot>>)[posting.NewLots, posting.ChangedLots])
-                {
-                    for (var i = 0; i < lots.Count; i++)
-                    {
-                        var lot = lots[i];
-                        previousLots[changed++] = (lot.Id, tenant.Lot(lot.Id));
-                        tenant.SetLot(lot.Id, lot);
-                    }
-                }
-
-                for (var i = 0; i < posting.Entries.Count; i++)
+                tenant.Accounts[previous.Id] = previous;
+                for (var i = posting.Entries.Count - 1; i >= 0; i--)
                 {
                     var entry = posting.Entries[i];
-                    book.Entries.Add(entry);
-                    book.ByKey[entry.IdempotencyKey] = entry;
-                    tenant.AddEntry(entry);
-                    if (entry.ReversesEntryId is { } reversed)
-                    {
-                        if (!book.ReversalsOf.TryGetValue(reversed, out var list))
-                        {
-                            book.ReversalsOf[reversed] = list = [];
-                        }
-
-                        list.Add(entry);
-                    }
-
+                    book.Entries.RemoveAt(book.Entries.Count - 1);
                     if (Qualifies(entry))
                     {
-                        var last = book.Qualifying.Count > 0 ? book.Qualifying[^1] : default;
-                        book.Qualifying.Add((entry.At.UtcTicks, last.Points + entry.QualifyingPoints, last.Spend + entry.QualifyingSpend));
+                        book.Qualifying.RemoveAt(book.Qualifying.Count - 1);
+                    }
+
+                    book.ByKey.Remove(entry.IdempotencyKey);
+                    tenant.RemoveEntry(entry.Id);
+                    if (entry.ReversesEntryId is { } reversed && book.ReversalsOf.TryGetValue(reversed, out var list))
+                    {
+                        list.Remove(entry);
                     }
                 }
 
-                tenant.Accounts[account.Id] = account;
-                return () =>
+                for (var i = previousLots.Length - 1; i >= 0; i--)
                 {
-                    lock (tenant.Gate)
-                    {
-                        tenant.Accounts[account.Id] = previous;
-                        for (var i = posting.Entries.Count - 1; i >= 0; i--)
-                        {
-                            var entry = posting.Entries[i];
-                            book.Entries.RemoveAt(book.Entries.Count - 1);
-                            if (Qualifies(entry))
-                            {
-                                book.Qualifying.RemoveAt(book.Qualifying.Count - 1);
-                            }
+                    tenant.SetLot(posting.ChangedLots[i].Id, previousLots[i]);
+                }
 
-                            book.ByKey.Remove(entry.IdempotencyKey);
-                            tenant.RemoveEntry(entry.Id);
-                            if (entry.ReversesEntryId is { } reversed && book.ReversalsOf.TryGetValue(reversed, out var list))
-                            {
-                                list.Remove(entry);
-                            }
-                        }
+                for (var i = posting.NewLots.Count - 1; i >= 0; i--)
+                {
+                    tenant.SetLot(posting.NewLots[i].Id, null);
+                }
 
-                        for (var i = previousLots.Length - 1; i >= 0; i--)
-                        {
-                            tenant.SetLot(previousLots[i].Id, previousLots[i].Lot);
-                        }
-
-                        if (posting.Reward is { } change && previousReward is not null)
-                        {
-                            tenant.Rewards[change.Reward.Id] = previousReward;
-                        }
-                    }
-                };
+                if (posting.Reward is { } change && previousReward is not null)
+                {
+                    tenant.Rewards[change.Reward.Id] = previousReward;
+                }
             }
-        }, cancellationToken);
+        }
     }
 
     /// <inheritdoc />
@@ -412,8 +427,19 @@ public sealed class InMemoryLoyaltyStore : ILoyaltyStore
         Read(tenantId, t => t.Entry(entryId));
 
     /// <inheritdoc />
-    public ValueTask<LedgerEntry?> FindEntryByKeyAsync(string tenantId, Guid accountId, string idempotencyKey, CancellationToken cancellationToken) =>
-        Read(tenantId, t => t.Books.TryGetValue(accountId, out var book) ? book.ByKey.GetValueOrDefault(idempotencyKey) : null);
+    /// <remarks>Written out rather than through <c>Read</c>: every posting checks its key, and a closure per check adds up.</remarks>
+    public ValueTask<LedgerEntry?> FindEntryByKeyAsync(string tenantId, Guid accountId, string idempotencyKey, CancellationToken cancellationToken)
+    {
+        if (Existing(tenantId) is not { } tenant)
+        {
+            return new((LedgerEntry?)null);
+        }
+
+        lock (tenant.Gate)
+        {
+            return new(tenant.Books.TryGetValue(accountId, out var book) ? book.ByKey.GetValueOrDefault(idempotencyKey) : null);
+        }
+    }
 
     /// <inheritdoc />
     public ValueTask<IReadOnlyList<LedgerEntry>> ListEntriesAsync(string tenantId, Guid accountId, long? beforeSequence, int limit, CancellationToken cancellationToken) =>

@@ -199,11 +199,7 @@ public class LoyaltyManager
         await _events.PublishAsync([new LoyaltyMemberEnrolled { Account = account, TenantId = TenantId, OccurredAt = now }], cancellationToken).ConfigureAwait(false);
         if (programme.Definition.Bonuses.SignUp > 0)
         {
-            await PostAsync(programme, account.Id, _ => "crm:sign-up", (b, _) =>
-            {
-                b.Credit(Template(LedgerEntryKind.Earn, "crm:sign-up", "bonus:sign-up", programme.Definition.Bonuses.SignUp), b.Now, b.Now, addsToLifetime: true);
-                return ValueTask.CompletedTask;
-            }, cancellationToken).ConfigureAwait(false);
+            await PostAsync(programme, account.Id, new CreditPlan("crm:sign-up", "bonus:sign-up", programme.Definition.Bonuses.SignUp), cancellationToken).ConfigureAwait(false);
         }
         else
         {
@@ -331,7 +327,7 @@ public class LoyaltyManager
             }
 
             var availableAt = order.PlacedAt.AddDays(programme.Definition.ActivationDelayDays);
-            b.Credit(Template(LedgerEntryKind.Earn, key, "order") with
+            b.Credit(Draft(LedgerEntryKind.Earn, key, "order") with
             {
                 Points = points,
                 OrderId = order.Id,
@@ -412,11 +408,7 @@ public class LoyaltyManager
         var account = await RequireActiveAccountAsync(customerId, cancellationToken).ConfigureAwait(false);
         var source = "bonus:" + bonus.ToString().ToLowerInvariant();
         var key = $"crm:{source}:{idempotencyKey}";
-        return await PostAsync(programme, account.Id, _ => key, (b, _) =>
-        {
-            b.Credit(Template(LedgerEntryKind.Earn, key, source, points), b.Now, b.Now, addsToLifetime: true);
-            return ValueTask.CompletedTask;
-        }, cancellationToken).ConfigureAwait(false);
+        return await PostAsync(programme, account.Id, new CreditPlan(key, source, points), cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -434,12 +426,7 @@ public class LoyaltyManager
         errors.ThrowIfAny();
         var programme = await RequireProgrammeAsync(cancellationToken).ConfigureAwait(false);
         var account = await RequireActiveAccountAsync(customerId, cancellationToken).ConfigureAwait(false);
-        return (await PostAsync(programme, account.Id, _ => idempotencyKey, (b, _) =>
-        {
-            RequireActive(b.Account);
-            b.Credit(Template(LedgerEntryKind.Earn, idempotencyKey, source, points, reason), b.Now, b.Now, addsToLifetime: true);
-            return ValueTask.CompletedTask;
-        }, cancellationToken).ConfigureAwait(false))!;
+        return (await PostAsync(programme, account.Id, new CreditPlan(idempotencyKey, source, points, reason), cancellationToken).ConfigureAwait(false))!;
     }
 
     /// <summary>
@@ -546,7 +533,7 @@ public class LoyaltyManager
                 }
 
                 var earnedAt = line.EarnedAt.ToUniversalTime();
-                builders[accountId].Credit(Template(LedgerEntryKind.Earn, line.IdempotencyKey, line.Source.Trim(), line.Points, line.Reason), earnedAt, earnedAt, addsToLifetime: true);
+                builders[accountId].Credit(Draft(LedgerEntryKind.Earn, line.IdempotencyKey, line.Source.Trim(), line.Points, line.Reason), earnedAt, earnedAt, addsToLifetime: true);
             }
 
             var written = builders.Values.Where(b => b.Entries.Count > 0).ToList();
@@ -595,7 +582,7 @@ public class LoyaltyManager
         {
             RequireActive(b.Account);
             var draws = await TakeAvailableAsync(b, points, ct).ConfigureAwait(false);
-            b.Debit(Template(LedgerEntryKind.Redeem, idempotencyKey, "redemption", reason: reason), draws);
+            b.Debit(Draft(LedgerEntryKind.Redeem, idempotencyKey, "redemption", reason: reason), draws);
         }, cancellationToken).ConfigureAwait(false))!;
     }
 
@@ -633,7 +620,7 @@ public class LoyaltyManager
             }
 
             var draws = await TakeAvailableAsync(b, reward.Cost, ct).ConfigureAwait(false);
-            b.Debit(Template(LedgerEntryKind.Redeem, idempotencyKey, "reward") with { RewardId = reward.Id, Reason = reward.Name }, draws);
+            b.Debit(Draft(LedgerEntryKind.Redeem, idempotencyKey, "reward") with { RewardId = reward.Id, Reason = reward.Name }, draws);
             if (reward.Stock is { } stock)
             {
                 b.Reward = (reward with { Stock = stock - 1, Version = reward.Version + 1 }, reward.Version);
@@ -705,14 +692,14 @@ public class LoyaltyManager
         var account = await RequireAccountAsync(customerId, cancellationToken).ConfigureAwait(false);
         return (await PostAsync(programme, account.Id, _ => idempotencyKey, async (b, ct) =>
         {
-            var template = Template(LedgerEntryKind.Adjust, idempotencyKey, "adjustment") with { Reason = reason.Trim(), Actor = actor.Trim() };
+            var draft = Draft(LedgerEntryKind.Adjust, idempotencyKey, "adjustment") with { Reason = reason.Trim(), Actor = actor.Trim() };
             if (points > 0)
             {
-                b.Credit(template with { Points = points }, b.Now, b.Now, addsToLifetime: true);
+                b.Credit(draft with { Points = points }, b.Now, b.Now, addsToLifetime: true);
             }
             else
             {
-                b.Debit(template, await TakeAvailableAsync(b, -points, ct).ConfigureAwait(false));
+                b.Debit(draft, await TakeAvailableAsync(b, -points, ct).ConfigureAwait(false));
             }
         }, cancellationToken).ConfigureAwait(false))!;
     }
@@ -900,84 +887,127 @@ public class LoyaltyManager
     /// <paramref name="build"/> work out the entries and writes them in the same transaction. Returns the first
     /// entry of the posting (or the original one for a repeat), or <see langword="null"/> when nothing was posted.
     /// </summary>
-    private async Task<LedgerEntry?> PostAsync(LoyaltyProgramme programme, Guid accountId, Func<LoyaltyAccount, string> keyOf, Func<PostingBuilder, CancellationToken, ValueTask> build, CancellationToken cancellationToken)
+    private ValueTask<LedgerEntry?> PostAsync(LoyaltyProgramme programme, Guid accountId, Func<LoyaltyAccount, string> keyOf, Func<PostingBuilder, CancellationToken, ValueTask> build, CancellationToken cancellationToken) =>
+        PostAsync(programme, accountId, new DelegatePlan(keyOf, build), cancellationToken);
+
+    /// <summary>
+    /// <see cref="PostAsync(LoyaltyProgramme, Guid, Func{LoyaltyAccount, string}, Func{PostingBuilder, CancellationToken, ValueTask}, CancellationToken)"/>
+    /// for a plan object: the retry loop is written out rather than handed a lambda, so that the common posting (a
+    /// plain credit) allocates no closures.
+    /// </summary>
+    private async ValueTask<LedgerEntry?> PostAsync(LoyaltyProgramme programme, Guid accountId, PostingPlan plan, CancellationToken cancellationToken)
     {
-        var outcome = await ConcurrencyRetry.RunAsync(_options.ConcurrencyRetryLimit, _instrumentation, async () =>
+        for (var tries = 0; ; tries++)
         {
-            var transaction = await _unitOfWork.BeginAsync(cancellationToken).ConfigureAwait(false);
-            await using var transactionScope = transaction.ConfigureAwait(false);
-            var account = await _store.LockAccountAsync(TenantId, accountId, cancellationToken).ConfigureAwait(false)
-                ?? throw new EntityNotFoundException(nameof(LoyaltyAccount), accountId);
-            var key = keyOf(account);
-            if (await _store.FindEntryByKeyAsync(TenantId, accountId, key, cancellationToken).ConfigureAwait(false) is { } repeat)
+            LedgerEntry? entry;
+            PostingBuilder? committed;
+            try
             {
-                return (Entry: (LedgerEntry?)repeat, Builders: (List<PostingBuilder>?)null);
+                (entry, committed) = await AttemptAsync(programme, accountId, plan, cancellationToken).ConfigureAwait(false);
+            }
+            catch (ConcurrencyConflictException) when (tries < _options.ConcurrencyRetryLimit)
+            {
+                _instrumentation.ConcurrencyConflicts.Add(1);
+                await ConcurrencyRetry.PauseAsync(tries).ConfigureAwait(false);
+                continue;
             }
 
-            var builder = new PostingBuilder(_store, account, programme, _time.GetUtcNow()) { IdempotencyKey = key };
-            await build(builder, cancellationToken).ConfigureAwait(false);
-            if (builder.Entries.Count == 0)
+            if (committed is not null)
             {
-                return (Entry: null, Builders: null);
+                PostingBuilder[] postings = committed.HasOthers ? [committed, .. committed.Others] : [committed];
+                await PublishAsync(postings, cancellationToken).ConfigureAwait(false);
             }
 
-            List<PostingBuilder> builders = builder.HasOthers ? [builder, .. builder.Others] : [builder];
-
-            foreach (var b in builders)
-            {
-                try
-                {
-                    await _store.AppendAsync(await b.BuildAsync(cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
-                }
-                catch (DuplicateValueException ex)
-                {
-                    // Only possible when the store could not hold the lock; the next attempt finds the key.
-                    throw new ConcurrencyConflictException(nameof(LoyaltyAccount), b.Account.Id, b.Original.Version, ex);
-                }
-            }
-
-            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-            return (Entry: builder.Entries[0], Builders: builders);
-        }).ConfigureAwait(false);
-
-        if (outcome.Builders is { } committed)
-        {
-            await PublishAsync(committed, cancellationToken).ConfigureAwait(false);
+            return entry;
         }
-
-        return outcome.Entry;
     }
 
-    private async Task PublishAsync(List<PostingBuilder> builders, CancellationToken cancellationToken)
+    /// <summary>One try of a posting, in one transaction. Returns the builder that was committed, if any, for publishing.</summary>
+    private async ValueTask<(LedgerEntry? Entry, PostingBuilder? Committed)> AttemptAsync(LoyaltyProgramme programme, Guid accountId, PostingPlan plan, CancellationToken cancellationToken)
     {
-        var events = new List<CrmEvent>(builders.Count == 1 ? builders[0].Entries.Count : 4);
-        var customers = new List<Guid>(builders.Count);
-        foreach (var b in builders)
+        var transaction = await _unitOfWork.BeginAsync(cancellationToken).ConfigureAwait(false);
+        await using var transactionScope = transaction.ConfigureAwait(false);
+        var account = await _store.LockAccountAsync(TenantId, accountId, cancellationToken).ConfigureAwait(false)
+            ?? throw new EntityNotFoundException(nameof(LoyaltyAccount), accountId);
+        var key = plan.KeyFor(account);
+        if (await _store.FindEntryByKeyAsync(TenantId, accountId, key, cancellationToken).ConfigureAwait(false) is { } repeat)
         {
+            return (repeat, null);
+        }
+
+        var builder = new PostingBuilder(_store, account, programme, _time.GetUtcNow()) { IdempotencyKey = key };
+        await plan.BuildAsync(builder, cancellationToken).ConfigureAwait(false);
+        if (builder.Entries.Count == 0)
+        {
+            return (null, null);
+        }
+
+        await AppendAsync(builder, cancellationToken).ConfigureAwait(false);
+        if (builder.HasOthers)
+        {
+            foreach (var other in builder.Others)
+            {
+                await AppendAsync(other, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return (builder.Entries[0], builder);
+    }
+
+    private async ValueTask AppendAsync(PostingBuilder builder, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _store.AppendAsync(await builder.BuildAsync(cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
+        }
+        catch (DuplicateValueException ex)
+        {
+            // Only possible when the store could not hold the lock; the next attempt finds the key.
+            throw new ConcurrencyConflictException(nameof(LoyaltyAccount), builder.Account.Id, builder.Original.Version, ex);
+        }
+    }
+
+    /// <summary>Publishes what committed postings did: their entries, tier changes and the customers they changed.</summary>
+    private async Task PublishAsync(IReadOnlyList<PostingBuilder> postings, CancellationToken cancellationToken)
+    {
+        var eventCount = 0;
+        for (var p = 0; p < postings.Count; p++)
+        {
+            eventCount += postings[p].Entries.Count + (postings[p].HasTierChanges ? postings[p].TierChanges.Count : 0);
+        }
+
+        var events = new CrmEvent[eventCount];
+        var customers = new Guid[postings.Count];
+        var customerCount = 0;
+        var next = 0;
+        for (var p = 0; p < postings.Count; p++)
+        {
+            var b = postings[p];
             var customerId = b.Original.CustomerId;
             _instrumentation.PointsPosted.Add(b.Entries.Count);
             CrmKitLog.PointsPosted(_logger, b.Entries.Count, customerId);
             for (var i = 0; i < b.Entries.Count; i++)
             {
-                events.Add(new PointsPosted { CustomerId = customerId, Entry = b.Entries[i], TenantId = TenantId, OccurredAt = b.Now });
+                events[next++] = new PointsPosted { CustomerId = customerId, Entry = b.Entries[i], TenantId = TenantId, OccurredAt = b.Now };
             }
 
             if (b.HasTierChanges)
             {
                 foreach (var change in b.TierChanges)
                 {
-                    events.Add(new TierChanged { CustomerId = customerId, Change = change, TenantId = TenantId, OccurredAt = b.Now });
+                    events[next++] = new TierChanged { CustomerId = customerId, Change = change, TenantId = TenantId, OccurredAt = b.Now };
                 }
             }
 
-            if (!customers.Contains(customerId))
+            if (Array.IndexOf(customers, customerId, 0, customerCount) < 0)
             {
-                customers.Add(customerId);
+                customers[customerCount++] = customerId;
             }
         }
 
         await _events.PublishAsync(events, cancellationToken).ConfigureAwait(false);
-        await _changes.NotifyAsync(TenantId, customers, cancellationToken).ConfigureAwait(false);
+        await _changes.NotifyAsync(TenantId, customerCount == customers.Length ? customers : customers[..customerCount], cancellationToken).ConfigureAwait(false);
     }
 
     private static async ValueTask<IReadOnlyList<LotDraw>> TakeAvailableAsync(PostingBuilder b, long points, CancellationToken cancellationToken)
@@ -1005,7 +1035,7 @@ public class LoyaltyManager
         var draws = await b.TakeAsync(points, availableOnly: false, firstLotId: original.Id, cancellationToken).ConfigureAwait(false);
         var taken = draws.Sum(d => d.Points);
         var qualifyingPoints = original.QualifyingPoints == 0 ? 0 : -points;
-        b.Debit(Template(LedgerEntryKind.Reverse, key, source) with
+        b.Debit(Draft(LedgerEntryKind.Reverse, key, source) with
         {
             ReversesEntryId = original.Id,
             OrderId = original.OrderId,
@@ -1025,7 +1055,7 @@ public class LoyaltyManager
             b.Reward = (reward with { Stock = stock + 1, Version = reward.Version + 1 }, reward.Version);
         }
 
-        await b.RestoreAsync(Template(LedgerEntryKind.Reverse, key, original.Source) with
+        await b.RestoreAsync(Draft(LedgerEntryKind.Reverse, key, original.Source) with
         {
             ReversesEntryId = original.Id,
             RewardId = original.RewardId,
@@ -1069,7 +1099,7 @@ public class LoyaltyManager
         referee.Account = referee.Account with { ReferralRewardedAt = referee.Now };
         if (bonuses.Referee > 0)
         {
-            referee.Credit(Template(LedgerEntryKind.Earn, "crm:referral:referee", "referral", bonuses.Referee), referee.Now, referee.Now, addsToLifetime: true);
+            referee.Credit(Draft(LedgerEntryKind.Earn, "crm:referral:referee", "referral", bonuses.Referee), referee.Now, referee.Now, addsToLifetime: true);
         }
 
         var referrerKey = $"crm:referral:{referee.Account.Id:N}";
@@ -1088,7 +1118,7 @@ public class LoyaltyManager
         }
 
         var builder = new PostingBuilder(_store, referrer, referee.Programme, referee.Now);
-        builder.Credit(Template(LedgerEntryKind.Earn, referrerKey, "referral", bonuses.Referrer), builder.Now, builder.Now, addsToLifetime: true);
+        builder.Credit(Draft(LedgerEntryKind.Earn, referrerKey, "referral", bonuses.Referrer), builder.Now, builder.Now, addsToLifetime: true);
         referee.Others.Add(builder);
     }
 
@@ -1278,7 +1308,7 @@ public class LoyaltyManager
         return account;
     }
 
-    private static void RequireActive(LoyaltyAccount account)
+    internal static void RequireActive(LoyaltyAccount account)
     {
         if (account.Status != LoyaltyAccountStatus.Active)
         {
@@ -1289,9 +1319,42 @@ public class LoyaltyManager
     /// <summary>Points a reversal set out to take back: what it took plus what it could not.</summary>
     private static long Requested(LedgerEntry reversal) => -reversal.Points + reversal.Shortfall;
 
-    // Points and reason are parameters, not a `with` on the result, so that earning and importing build one record, not two.
-    private static LedgerEntry Template(LedgerEntryKind kind, string key, string? source, long points = 0, string? reason = null) =>
-        new() { Id = Guid.Empty, TenantId = string.Empty, Kind = kind, IdempotencyKey = key, Source = source, Points = points, Reason = reason };
+    private static EntryDraft Draft(LedgerEntryKind kind, string key, string? source, long points = 0, string? reason = null) =>
+        new(kind, key, source) { Points = points, Reason = reason };
+}
+
+/// <summary>What one posting does: the key it is made under and how it is worked out on the locked account.</summary>
+internal abstract class PostingPlan
+{
+    /// <summary>The idempotency key, given the locked account.</summary>
+    public abstract string KeyFor(LoyaltyAccount account);
+
+    /// <summary>Appends the posting's entries to the builder (none when there is nothing to post).</summary>
+    public abstract ValueTask BuildAsync(PostingBuilder builder, CancellationToken cancellationToken);
+}
+
+/// <summary>A plan given as two functions, for postings that work things out as they go.</summary>
+internal sealed class DelegatePlan(Func<LoyaltyAccount, string> keyOf, Func<PostingBuilder, CancellationToken, ValueTask> build) : PostingPlan
+{
+    public override string KeyFor(LoyaltyAccount account) => keyOf(account);
+
+    public override ValueTask BuildAsync(PostingBuilder builder, CancellationToken cancellationToken) => build(builder, cancellationToken);
+}
+
+/// <summary>
+/// A plain credit, available at once, that counts towards lifetime points: earning from a partner, an event bonus.
+/// The commonest posting, so it is one small object rather than two closures.
+/// </summary>
+internal sealed class CreditPlan(string idempotencyKey, string source, long points, string? reason = null) : PostingPlan
+{
+    public override string KeyFor(LoyaltyAccount account) => idempotencyKey;
+
+    public override ValueTask BuildAsync(PostingBuilder builder, CancellationToken cancellationToken)
+    {
+        LoyaltyManager.RequireActive(builder.Account);
+        builder.Credit(new EntryDraft(LedgerEntryKind.Earn, idempotencyKey, source) { Points = points, Reason = reason }, builder.Now, builder.Now, addsToLifetime: true);
+        return ValueTask.CompletedTask;
+    }
 }
 
 /// <summary>Random referral codes: 8 characters from an alphabet without look-alikes (no 0/O, 1/I/L).</summary>

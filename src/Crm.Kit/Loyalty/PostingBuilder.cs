@@ -90,9 +90,9 @@ internal sealed class PostingBuilder
     private string TenantId => Original.TenantId;
 
     /// <summary>Appends a credit and the lot it creates.</summary>
-    public LedgerEntry Credit(LedgerEntry template, DateTimeOffset earnedAt, DateTimeOffset availableAt, bool addsToLifetime)
+    public LedgerEntry Credit(in EntryDraft draft, DateTimeOffset earnedAt, DateTimeOffset availableAt, bool addsToLifetime)
     {
-        var entry = Append(template, template.Points, addsToLifetime ? template.Points : 0);
+        var entry = Append(draft, draft.Points, addsToLifetime ? draft.Points : 0);
         _newLots.Add(new PointLot
         {
             Id = entry.Id,
@@ -108,11 +108,11 @@ internal sealed class PostingBuilder
     }
 
     /// <summary>Appends a debit of the points <paramref name="draws"/> took.</summary>
-    public LedgerEntry Debit(LedgerEntry template, IReadOnlyList<LotDraw> draws) =>
-        Append(template with { Draws = draws }, -draws.Sum(d => d.Points));
+    public LedgerEntry Debit(in EntryDraft draft, IReadOnlyList<LotDraw> draws) =>
+        Append(draft with { Draws = draws }, -draws.Sum(d => d.Points));
 
     /// <summary>Appends a credit that gives points back to the lots they were taken from.</summary>
-    public async ValueTask<LedgerEntry> RestoreAsync(LedgerEntry template, IReadOnlyList<LotDraw> draws, CancellationToken cancellationToken)
+    public async ValueTask<LedgerEntry> RestoreAsync(EntryDraft draft, IReadOnlyList<LotDraw> draws, CancellationToken cancellationToken)
     {
         var lots = await LoadAsync(draws.Select(d => d.LotId).Distinct().ToList(), cancellationToken).ConfigureAwait(false);
         foreach (var draw in draws)
@@ -121,7 +121,7 @@ internal sealed class PostingBuilder
             lots[draw.LotId] = Changed[draw.LotId] = lot with { Remaining = lot.Remaining + draw.Points };
         }
 
-        return Append(template with { Draws = draws }, draws.Sum(d => d.Points));
+        return Append(draft with { Draws = draws }, draws.Sum(d => d.Points));
     }
 
     /// <summary>
@@ -185,7 +185,7 @@ internal sealed class PostingBuilder
 
         return draws.Count == 0
             ? null
-            : Append(new LedgerEntry { Id = Guid.Empty, TenantId = TenantId, Kind = LedgerEntryKind.Expire, IdempotencyKey = idempotencyKey, Source = "expiry", Draws = draws }, -draws.Sum(d => d.Points));
+            : Append(new EntryDraft(LedgerEntryKind.Expire, idempotencyKey, "expiry") { Draws = draws }, -draws.Sum(d => d.Points));
     }
 
     /// <summary>Points not yet available now: in stored pending lots (as changed here) and in new lots.</summary>
@@ -300,17 +300,30 @@ internal sealed class PostingBuilder
     private PointLot ChangedOr(PointLot stored) =>
         _changed is not null && _changed.TryGetValue(stored.Id, out var changed) ? changed : stored;
 
-    private LedgerEntry Append(LedgerEntry template, long signedPoints, long lifetimePoints = 0)
+    private LedgerEntry Append(in EntryDraft draft, long signedPoints, long lifetimePoints = 0)
     {
-        var entry = template with
+        var entry = new LedgerEntry
         {
             Id = CrmIds.NewId(Now),
             TenantId = TenantId,
             AccountId = Original.Id,
             Sequence = _entryCount + 1,
+            Kind = draft.Kind,
             Points = signedPoints,
             BalanceAfter = _balance + signedPoints,
+            IdempotencyKey = draft.IdempotencyKey,
             At = Now,
+            Source = draft.Source,
+            Reason = draft.Reason,
+            Actor = draft.Actor,
+            ReversesEntryId = draft.ReversesEntryId,
+            OrderId = draft.OrderId,
+            RewardId = draft.RewardId,
+            QualifyingPoints = draft.QualifyingPoints,
+            QualifyingSpend = draft.QualifyingSpend,
+            Basis = draft.Basis,
+            Draws = draft.Draws ?? [],
+            Shortfall = draft.Shortfall,
         };
         _balance = entry.BalanceAfter;
         _entryCount = entry.Sequence;
@@ -336,4 +349,34 @@ internal sealed class PostingBuilder
             }
         }
     }
+}
+
+/// <summary>
+/// What a caller decides about an entry; <see cref="PostingBuilder"/> adds the id, account, sequence, balance and
+/// time. A struct, so that an entry is built as one record rather than as a template record copied with <c>with</c>.
+/// </summary>
+internal readonly record struct EntryDraft(LedgerEntryKind Kind, string IdempotencyKey, string? Source)
+{
+    /// <summary>Points of a credit (a debit's come from its draws).</summary>
+    public long Points { get; init; }
+
+    public string? Reason { get; init; }
+
+    public string? Actor { get; init; }
+
+    public Guid? ReversesEntryId { get; init; }
+
+    public Guid? OrderId { get; init; }
+
+    public Guid? RewardId { get; init; }
+
+    public long QualifyingPoints { get; init; }
+
+    public decimal QualifyingSpend { get; init; }
+
+    public EarnBasis? Basis { get; init; }
+
+    public IReadOnlyList<LotDraw>? Draws { get; init; }
+
+    public long Shortfall { get; init; }
 }
