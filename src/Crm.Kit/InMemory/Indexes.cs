@@ -14,12 +14,14 @@ namespace Crm.Kit.InMemory;
 internal sealed class MultiMap<TKey>
     where TKey : notnull
 {
-    private readonly Dictionary<TKey, Customer> _single;
+    // A flat map for the single-customer keys: a lookup in a million-key index misses the cache once to reach its
+    // entry instead of twice (see FlatMap).
+    private readonly FlatMap<TKey, Customer> _single;
     private readonly Dictionary<TKey, Customer[]> _shared;
 
     public MultiMap(IEqualityComparer<TKey>? comparer = null)
     {
-        _single = new Dictionary<TKey, Customer>(comparer);
+        _single = new FlatMap<TKey, Customer>(comparer ?? EqualityComparer<TKey>.Default);
         _shared = new Dictionary<TKey, Customer[]>(comparer);
     }
 
@@ -38,7 +40,7 @@ internal sealed class MultiMap<TKey>
         }
         else
         {
-            _single[key] = customer;
+            _single.Set(key, customer);
         }
     }
 
@@ -57,7 +59,7 @@ internal sealed class MultiMap<TKey>
             if (rest.Length == 1)
             {
                 _shared.Remove(key);
-                _single[key] = rest[0];
+                _single.Set(key, rest[0]);
             }
             else if (rest.Length == 0)
             {

@@ -67,9 +67,10 @@ public class SegmentManager
     /// <exception cref="CrmValidationException">The name or the rule is invalid, or a referenced segment is missing or would form a cycle.</exception>
     public async Task<Segment> CreateAsync(SegmentDraft draft, CancellationToken cancellationToken = default)
     {
-        var id = CrmIds.NewId(_time.GetUtcNow());
-        await CheckDraftAsync(draft, id, cancellationToken).ConfigureAwait(false);
+        // One reading of the clock, so that the id's time and the creation time agree.
         var now = _time.GetUtcNow();
+        var id = CrmIds.NewId(now);
+        await CheckDraftAsync(draft, id, cancellationToken).ConfigureAwait(false);
         var segment = new Segment
         {
             Id = id,
