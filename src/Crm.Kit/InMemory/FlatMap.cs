@@ -22,23 +22,9 @@ internal sealed class FlatMap<TKey, TValue>(IEqualityComparer<TKey> comparer)
 
     public bool TryGetValue(TKey key, out TValue value)
     {
-        var hash = comparer.GetHashCode(key);
-        var slots = _slots;
-        for (var i = Home(hash, slots.Length); ; i = Next(i, slots.Length))
-        {
-            ref var slot = ref slots[i];
-            if (slot.Value is null)
-            {
-                value = null!;
-                return false;
-            }
-
-            if (slot.Hash == hash && comparer.Equals(slot.Key, key))
-            {
-                value = slot.Value;
-                return true;
-            }
-        }
+        var i = Find(key, comparer.GetHashCode(key));
+        value = i >= 0 ? _slots[i].Value! : null!;
+        return i >= 0;
     }
 
     /// <summary>Adds the key or replaces its value.</summary>
@@ -53,46 +39,29 @@ internal sealed class FlatMap<TKey, TValue>(IEqualityComparer<TKey> comparer)
         }
 
         var hash = comparer.GetHashCode(key);
-        for (var i = Home(hash, _slots.Length); ; i = Next(i, _slots.Length))
+        var i = Find(key, hash);
+        if (i >= 0)
         {
-            ref var slot = ref _slots[i];
-            if (slot.Value is null)
-            {
-                slot = new Slot(hash, key, value);
-                Count++;
-                return;
-            }
-
-            if (slot.Hash == hash && comparer.Equals(slot.Key, key))
-            {
-                slot.Value = value;
-                return;
-            }
+            _slots[i].Value = value;
+        }
+        else
+        {
+            _slots[~i] = new Slot(hash, key, value);
+            Count++;
         }
     }
 
     public bool Remove(TKey key, out TValue value)
     {
-        var hash = comparer.GetHashCode(key);
-        var length = _slots.Length;
-        var i = Home(hash, length);
-        while (true)
+        var i = Find(key, comparer.GetHashCode(key));
+        if (i < 0)
         {
-            ref var slot = ref _slots[i];
-            if (slot.Value is null)
-            {
-                value = null!;
-                return false;
-            }
-
-            if (slot.Hash == hash && comparer.Equals(slot.Key, key))
-            {
-                value = slot.Value;
-                break;
-            }
-
-            i = Next(i, length);
+            value = null!;
+            return false;
         }
+
+        value = _slots[i].Value!;
+        var length = _slots.Length;
 
         // Close the gap: move back each later entry of the run that the gap would cut off from its home slot.
         var gap = i;
@@ -114,6 +83,25 @@ internal sealed class FlatMap<TKey, TValue>(IEqualityComparer<TKey> comparer)
     }
 
     public bool Remove(TKey key) => Remove(key, out _);
+
+    /// <summary>The key's slot, or the complement of the empty slot where it would go.</summary>
+    private int Find(TKey key, int hash)
+    {
+        var slots = _slots;
+        for (var i = Home(hash, slots.Length); ; i = Next(i, slots.Length))
+        {
+            ref var slot = ref slots[i];
+            if (slot.Value is null)
+            {
+                return ~i;
+            }
+
+            if (slot.Hash == hash && comparer.Equals(slot.Key, key))
+            {
+                return i;
+            }
+        }
+    }
 
     // Fibonacci hashing spreads hash codes whose low bits repeat over the high bits; multiplying those by the
     // length and keeping the top half maps them onto any length, not only powers of two.
