@@ -10,31 +10,31 @@ internal static class ConcurrencyRetry
 {
     private const int MaxPauseMilliseconds = 64;
 
-    public static async ValueTask<T> RunAsync<T>(int retryLimit, CrmKitInstrumentation instrumentation, Func<ValueTask<T>> attempt)
+    public static ValueTask<T> RunAsync<T>(int retryLimit, CrmKitInstrumentation instrumentation, Func<ValueTask<T>> attempt) =>
+        RunAsync(retryLimit, instrumentation, attempt, static attempt => attempt());
+
+    /// <summary>
+    /// <see cref="RunAsync{T}(int, CrmKitInstrumentation, Func{ValueTask{T}})"/> for a hot path: the state goes to a
+    /// static <paramref name="attempt"/>, so that a call allocates no closure.
+    /// </summary>
+    public static async ValueTask<T> RunAsync<TState, T>(int retryLimit, CrmKitInstrumentation instrumentation, TState state, Func<TState, ValueTask<T>> attempt)
     {
         for (var tries = 0; ; tries++)
         {
             try
             {
-                return await attempt().ConfigureAwait(false);
+                return await attempt(state).ConfigureAwait(false);
             }
             catch (ConcurrencyConflictException) when (tries < retryLimit)
             {
                 instrumentation.ConcurrencyConflicts.Add(1);
             }
 
-            await PauseAsync(tries).ConfigureAwait(false);
+            // A real pause, not the TimeProvider: this spaces out database round trips; it is not domain time,
+            // and a test's manual clock would never let it end.
+            var ceiling = Math.Min(MaxPauseMilliseconds, 1 << Math.Min(tries + 1, 6));
+            await Task.Delay(Random.Shared.Next(1, ceiling + 1)).ConfigureAwait(false);
         }
-    }
-
-    /// <summary>The pause after a lost race, for callers that run their own retry loop.</summary>
-    /// <param name="tries">How many attempts failed before this one, less one.</param>
-    public static Task PauseAsync(int tries)
-    {
-        // A real pause, not the TimeProvider: this spaces out database round trips; it is not domain time,
-        // and a test's manual clock would never let it end.
-        var ceiling = Math.Min(MaxPauseMilliseconds, 1 << Math.Min(tries + 1, 6));
-        return Task.Delay(Random.Shared.Next(1, ceiling + 1));
     }
 }
 

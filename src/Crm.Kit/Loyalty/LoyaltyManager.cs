@@ -892,34 +892,23 @@ public class LoyaltyManager
 
     /// <summary>
     /// <see cref="PostAsync(LoyaltyProgramme, Guid, Func{LoyaltyAccount, string}, Func{PostingBuilder, CancellationToken, ValueTask}, CancellationToken)"/>
-    /// for a plan object: the retry loop is written out rather than handed a lambda, so that the common posting (a
-    /// plain credit) allocates no closures.
+    /// for a plan object, retried through a static lambda, so that the common posting (a plain credit) allocates
+    /// no closures.
     /// </summary>
     private async ValueTask<LedgerEntry?> PostAsync(LoyaltyProgramme programme, Guid accountId, PostingPlan plan, CancellationToken cancellationToken)
     {
-        for (var tries = 0; ; tries++)
+        var (entry, committed) = await ConcurrencyRetry.RunAsync(
+            _options.ConcurrencyRetryLimit,
+            _instrumentation,
+            (Manager: this, Programme: programme, AccountId: accountId, Plan: plan, CancellationToken: cancellationToken),
+            static s => s.Manager.AttemptAsync(s.Programme, s.AccountId, s.Plan, s.CancellationToken)).ConfigureAwait(false);
+        if (committed is not null)
         {
-            LedgerEntry? entry;
-            PostingBuilder? committed;
-            try
-            {
-                (entry, committed) = await AttemptAsync(programme, accountId, plan, cancellationToken).ConfigureAwait(false);
-            }
-            catch (ConcurrencyConflictException) when (tries < _options.ConcurrencyRetryLimit)
-            {
-                _instrumentation.ConcurrencyConflicts.Add(1);
-                await ConcurrencyRetry.PauseAsync(tries).ConfigureAwait(false);
-                continue;
-            }
-
-            if (committed is not null)
-            {
-                PostingBuilder[] postings = committed.HasOthers ? [committed, .. committed.Others] : [committed];
-                await PublishAsync(postings, cancellationToken).ConfigureAwait(false);
-            }
-
-            return entry;
+            PostingBuilder[] postings = committed.HasOthers ? [committed, .. committed.Others] : [committed];
+            await PublishAsync(postings, cancellationToken).ConfigureAwait(false);
         }
+
+        return entry;
     }
 
     /// <summary>One try of a posting, in one transaction. Returns the builder that was committed, if any, for publishing.</summary>
@@ -1319,7 +1308,7 @@ public class LoyaltyManager
     /// <summary>Points a reversal set out to take back: what it took plus what it could not.</summary>
     private static long Requested(LedgerEntry reversal) => -reversal.Points + reversal.Shortfall;
 
-    private static EntryDraft Draft(LedgerEntryKind kind, string key, string? source, long points = 0, string? reason = null) =>
+    internal static EntryDraft Draft(LedgerEntryKind kind, string key, string? source, long points = 0, string? reason = null) =>
         new(kind, key, source) { Points = points, Reason = reason };
 }
 
@@ -1352,7 +1341,7 @@ internal sealed class CreditPlan(string idempotencyKey, string source, long poin
     public override ValueTask BuildAsync(PostingBuilder builder, CancellationToken cancellationToken)
     {
         LoyaltyManager.RequireActive(builder.Account);
-        builder.Credit(new EntryDraft(LedgerEntryKind.Earn, idempotencyKey, source) { Points = points, Reason = reason }, builder.Now, builder.Now, addsToLifetime: true);
+        builder.Credit(LoyaltyManager.Draft(LedgerEntryKind.Earn, idempotencyKey, source, points, reason), builder.Now, builder.Now, addsToLifetime: true);
         return ValueTask.CompletedTask;
     }
 }
