@@ -112,6 +112,50 @@ public abstract class LoyaltySpecification : CrmSpecification
     }
 
     /// <summary>
+    /// Every kind of entry reads back from the store with every field it was posted with (an order's basis, a
+    /// redemption's draws, a reversal's target, an adjustment's reason and actor), by id, by key and in the
+    /// statement; and each credit's lot with its own dates.
+    /// </summary>
+    [Fact]
+    public virtual async Task Entries_and_lots_read_back_as_they_were_posted()
+    {
+        var host = await LoyaltyHostAsync(Programme() with { Expiry = PointExpiry.MonthsAfterEarning(12) });
+        var customer = await MemberAsync(host);
+        var earned = await EarnOrderAsync(host, customer, "o-1", ("TEE", "Tops", 2, 12.50m), ("RUN", "Shoes", 1, 30m));
+        Clock.Advance(TimeSpan.FromDays(1));
+        var partner = await host.Loyalty.EarnAsync(customer, 40, "p-1", "airline", "spring campaign", Cancel);
+        var mug = await host.Loyalty.CreateRewardAsync(new LoyaltyRewardDraft { Name = "Mug", Cost = 60 }, Cancel);
+        var redeemed = await host.Loyalty.RedeemRewardAsync(customer, mug.Id, "mug-1", Cancel);
+        var adjusted = await host.Loyalty.AdjustAsync(customer, 5, "adj-1", "goodwill", "agent-9", Cancel);
+        var cancelled = await host.Loyalty.ReverseAsync(redeemed.Id, "mug-1-back", "changed mind", "clerk-2", Cancel);
+        var order = await host.Orders.FindByReferenceAsync("o-1", Cancel);
+        await host.Orders.RefundAsync(order!.Id, new RefundRequest { Reference = "r-1", Lines = [new RefundedLine("RUN", 1)] }, Cancel);
+
+        var statement = (await AssertLedgerExplainsBalanceAsync(host, customer)).ToList();
+        Assert.Equal(6, statement.Count);
+        var refunded = statement[5];
+        Assert.Equal((LedgerEntryKind.Reverse, earned!.Id, order.Id), (refunded.Kind, refunded.ReversesEntryId, refunded.OrderId));
+        Assert.NotEmpty(earned.Basis!.Lines);
+        Assert.NotEmpty(redeemed.Draws);
+        Assert.NotEmpty(cancelled.Draws);
+        LedgerEntry[] posted = [earned, partner, redeemed, adjusted, cancelled, refunded];
+        var store = host.Services.GetRequiredService<ILoyaltyStore>();
+        for (var i = 0; i < posted.Length; i++)
+        {
+            Assert.Equivalent(posted[i], statement[i], strict: true);
+            Assert.Equivalent(posted[i], await store.FindEntryAsync(host.TenantId, posted[i].Id, Cancel), strict: true);
+            Assert.Equivalent(posted[i], await store.FindEntryByKeyAsync(host.TenantId, posted[i].AccountId, posted[i].IdempotencyKey, Cancel), strict: true);
+        }
+
+        // Three credits made lots, under their own ids; the redemption made none.
+        Assert.Equal(
+            new[] { (earned.Id, earned.Points, earned.At), (partner.Id, 40L, partner.At), (adjusted.Id, 5L, adjusted.At) }.OrderBy(l => l.Id),
+            (await store.FindLotsAsync(host.TenantId, [earned.Id, partner.Id, adjusted.Id, redeemed.Id], Cancel)).Select(l => (l.Id, l.Points, l.EarnedAt)).OrderBy(l => l.Id));
+        var lot = (await store.FindLotsAsync(host.TenantId, [partner.Id], Cancel)).Single();
+        Assert.Equal((host.TenantId, partner.AccountId, partner.At, partner.At.AddMonths(12)), (lot.TenantId, lot.AccountId, lot.AvailableAt, lot.ExpiresAt!.Value));
+    }
+
+    /// <summary>
     /// Postings made inside a host's transaction that is then not committed leave nothing behind: no entry, no lot
     /// taken from, no key used up, the balance as before.
     /// </summary>

@@ -7,10 +7,13 @@ namespace Crm.Kit.InMemory;
 
 /// <summary>
 /// One tenant's loyalty data. Accounts are immutable records swapped atomically, so that segment rules can read
-/// them without a lock; ledgers, lots and rewards are guarded by locking <see cref="Gate"/>.
+/// them without a lock; ledgers, lots and rewards are guarded by locking <see cref="Gate"/>. Entries and lots are
+/// kept as structs (<see cref="StoredEntry"/>, <see cref="StoredLot"/>) and handed out as new records.
 /// </summary>
-internal sealed class LoyaltyTenant
+internal sealed class LoyaltyTenant(string tenantId)
 {
+    public string TenantId { get; } = tenantId;
+
     public Lock Gate { get; } = new();
 
     public LoyaltyProgramme? Programme { get; set; }
@@ -38,92 +41,144 @@ internal sealed class LoyaltyTenant
     {
         if (!Books.TryGetValue(accountId, out var book))
         {
-            Books[accountId] = book = new LedgerBook();
+            Books[accountId] = book = new LedgerBook(accountId);
         }
 
         return book;
     }
 
-    public LedgerEntry? Entry(Guid entryId) => Slots.TryGetValue(entryId, out var slot) ? slot.Entry : null;
+    public LedgerEntry? Entry(Guid entryId) =>
+        Slots.TryGetValue(entryId, out var slot) && slot.EntrySequence > 0 ? slot.Book.Entry(TenantId, slot.EntrySequence) : null;
 
-    public PointLot? Lot(Guid lotId) => Slots.TryGetValue(lotId, out var slot) ? slot.Lot : null;
+    public PointLot? Lot(Guid lotId) =>
+        Slots.TryGetValue(lotId, out var slot) && slot.LotNumber > 0 ? slot.Book.Lots[slot.LotNumber - 1].ToLot(lotId, TenantId, slot.Book.AccountId) : null;
 
-    /// <summary>The lot of an index key; the indexes only hold keys of stored lots.</summary>
-    public PointLot IndexedLot(Guid lotId) => Slots[lotId].Lot!;
+    /// <summary>The slot of an index key; the indexes only hold keys of stored lots.</summary>
+    public LedgerSlot IndexedSlot(Guid lotId) => Slots[lotId];
 
-    public void AddEntry(LedgerEntry entry) =>
-        CollectionsMarshal.GetValueRefOrAddDefault(Slots, entry.Id, out _).Entry = entry;
+    /// <summary>The lot of an index key, as a record.</summary>
+    public PointLot IndexedLot(Guid lotId) => Lot(lotId)!;
 
-    public void RemoveEntry(Guid entryId)
+    /// <summary>
+    /// Appends an entry to its book and files it under its id and key. Its sequence number must be the book's next
+    /// (<see cref="InMemoryLoyaltyStore"/> checks before it writes anything): the book finds entries by it.
+    /// </summary>
+    public void AddEntry(LedgerBook book, LedgerEntry entry)
     {
-        ref var slot = ref CollectionsMarshal.GetValueRefOrNullRef(Slots, entryId);
+        book.Entries.Add(StoredEntry.From(entry));
+        var sequence = book.Entries.Count;
+        book.ByKey[entry.IdempotencyKey] = sequence;
+        ref var slot = ref CollectionsMarshal.GetValueRefOrAddDefault(Slots, entry.Id, out _);
+        slot.Book = book;
+        slot.EntrySequence = sequence;
+    }
+
+    /// <summary>Takes back the last <see cref="AddEntry"/> of the book, which must be <paramref name="entry"/>.</summary>
+    public void RemoveLastEntry(LedgerBook book, LedgerEntry entry)
+    {
+        book.Entries.RemoveLast();
+        book.ByKey.Remove(entry.IdempotencyKey);
+        ref var slot = ref CollectionsMarshal.GetValueRefOrNullRef(Slots, entry.Id);
         if (!Unsafe.IsNullRef(ref slot))
         {
-            slot.Entry = null;
-            if (slot.Lot is null)
+            slot.EntrySequence = 0;
+            if (slot.LotNumber == 0)
             {
-                Slots.Remove(entryId);
+                Slots.Remove(entry.Id);
             }
         }
     }
 
-    /// <summary>Stores a lot's new state (or removes it when <paramref name="lot"/> is null) and keeps the indexes in step.</summary>
+    /// <summary>
+    /// Stores a new lot, or a stored lot's new state, and keeps the indexes in step. <paramref name="lot"/> null
+    /// removes the lot, which must be its book's newest: only undoing a posting removes lots, newest first.
+    /// </summary>
     public void SetLot(Guid lotId, PointLot? lot)
     {
-        ref var slot = ref CollectionsMarshal.GetValueRefOrAddDefault(Slots, lotId, out _);
-        var old = slot.Lot;
-        slot.Lot = lot;
-        if (slot.Entry is null && lot is null)
+        ref var slot = ref lot is null
+            ? ref CollectionsMarshal.GetValueRefOrNullRef(Slots, lotId)
+            : ref CollectionsMarshal.GetValueRefOrAddDefault(Slots, lotId, out _);
+        if (Unsafe.IsNullRef(ref slot) || (lot is null && slot.LotNumber == 0))
         {
-            Slots.Remove(lotId);
+            throw new InvalidOperationException($"Lot {lotId} is not stored.");
         }
 
-        if (old is not null)
+        var book = slot.Book ?? Book(lot!.AccountId);
+        if (slot.LotNumber > 0)
         {
-            var book = Book(old.AccountId);
-            book.Open.Remove((old.EarnedAt.UtcTicks, old.Id));
-            book.Pending.Remove(old.Id);
+            var old = book.Lots[slot.LotNumber - 1];
+            book.Open.Remove((old.EarnedAt.UtcTicks, lotId));
+            book.Pending.Remove(lotId);
             if (old.ExpiresAt is { } oldExpiry)
             {
-                book.Expiring.Remove((oldExpiry.UtcTicks, old.Id));
-                Expiring.Remove((oldExpiry.UtcTicks, old.Id));
+                book.Expiring.Remove((oldExpiry.UtcTicks, lotId));
+                Expiring.Remove((oldExpiry.UtcTicks, lotId));
             }
         }
 
         if (lot is null)
         {
+            if (slot.LotNumber != book.Lots.Count)
+            {
+                throw new InvalidOperationException($"Lot {lotId} is not its account's newest and cannot be removed.");
+            }
+
+            book.Lots.RemoveLast();
+            slot.LotNumber = 0;
+            if (slot.EntrySequence == 0)
+            {
+                Slots.Remove(lotId);
+            }
+
             return;
         }
 
-        if (lot.Remaining > 0)
+        if (slot.LotNumber > 0)
         {
-            var book = Book(lot.AccountId);
-            book.Open.Add((lot.EarnedAt.UtcTicks, lot.Id));
-            if (lot.AvailableAt > lot.EarnedAt)
-            {
-                book.Pending.Add(lot.Id);
-            }
+            book.Lots[slot.LotNumber - 1] = StoredLot.From(lot);
+        }
+        else
+        {
+            book.Lots.Add(StoredLot.From(lot));
+            slot.Book = book;
+            slot.LotNumber = book.Lots.Count;
+        }
 
-            if (lot.ExpiresAt is { } expiry)
-            {
-                book.Expiring.Add((expiry.UtcTicks, lot.Id));
-                Expiring.Add((expiry.UtcTicks, lot.Id));
-            }
+        if (lot.Remaining <= 0)
+        {
+            return;
+        }
+
+        book.Open.Add((lot.EarnedAt.UtcTicks, lotId));
+        if (lot.AvailableAt > lot.EarnedAt)
+        {
+            book.Pending.Add(lotId);
+        }
+
+        if (lot.ExpiresAt is { } expiry)
+        {
+            book.Expiring.Add((expiry.UtcTicks, lotId));
+            Expiring.Add((expiry.UtcTicks, lotId));
         }
     }
 }
 
-/// <summary>What the store holds under one id: a ledger entry, a lot, or (for a credit) both.</summary>
-internal record struct LedgerSlot(LedgerEntry? Entry, PointLot? Lot);
-
 /// <summary>One account's ledger and lot indexes.</summary>
-internal sealed class LedgerBook
+internal sealed class LedgerBook(Guid accountId)
 {
-    public List<LedgerEntry> Entries { get; } = [];
+    public Guid AccountId { get; } = accountId;
 
-    public Dictionary<string, LedgerEntry> ByKey { get; } = new(StringComparer.Ordinal);
+    /// <summary>The entries in posting order: sequence n sits at index n - 1.</summary>
+    public AppendOnlyList<StoredEntry> Entries { get; } = new();
 
-    public Dictionary<Guid, List<LedgerEntry>> ReversalsOf { get; } = [];
+    /// <summary>The lots of the account's credits, in the order they were stored.</summary>
+    public AppendOnlyList<StoredLot> Lots { get; } = new();
+
+    /// <summary>Entry sequence numbers by idempotency key.</summary>
+    public Dictionary<string, int> ByKey { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Sequence numbers of the reversals of an entry, by the reversed entry's id.</summary>
+    public Dictionary<Guid, List<int>> ReversalsOf { get; } = [];
 
     /// <summary>Open lots, oldest earned first.</summary>
     public SortedChunkList<(long EarnedAt, Guid LotId)> Open { get; } = new(TimeIdComparer.Instance);
@@ -139,6 +194,9 @@ internal sealed class LedgerBook
     /// sum is two lookups.
     /// </summary>
     public List<(long At, long Points, decimal Spend)> Qualifying { get; } = [];
+
+    /// <summary>The entry with the given sequence number, as a record.</summary>
+    public LedgerEntry Entry(string tenantId, int sequence) => Entries[sequence - 1].ToEntry(tenantId, AccountId, sequence);
 }
 
 /// <summary>The in-memory <see cref="ILoyaltyStore"/>, over an <see cref="InMemoryCrmDatabase"/>.</summary>
@@ -323,7 +381,7 @@ public sealed class InMemoryLoyaltyStore : ILoyaltyStore
         {
             var previous = CheckVersion(tenant, account, posting.ExpectedVersion);
             var book = tenant.Book(account.Id);
-            CheckKeysAreNew(book, posting.Entries);
+            CheckEntries(book, posting);
 
             LoyaltyReward? previousReward = null;
             if (posting.Reward is { } change)
@@ -354,9 +412,7 @@ public sealed class InMemoryLoyaltyStore : ILoyaltyStore
             for (var i = 0; i < posting.Entries.Count; i++)
             {
                 var entry = posting.Entries[i];
-                book.Entries.Add(entry);
-                book.ByKey[entry.IdempotencyKey] = entry;
-                tenant.AddEntry(entry);
+                tenant.AddEntry(book, entry);
                 if (entry.ReversesEntryId is { } reversed)
                 {
                     if (!book.ReversalsOf.TryGetValue(reversed, out var list))
@@ -364,7 +420,7 @@ public sealed class InMemoryLoyaltyStore : ILoyaltyStore
                         book.ReversalsOf[reversed] = list = [];
                     }
 
-                    list.Add(entry);
+                    list.Add(book.Entries.Count);
                 }
 
                 if (Qualifies(entry))
@@ -390,17 +446,15 @@ public sealed class InMemoryLoyaltyStore : ILoyaltyStore
                 for (var i = posting.Entries.Count - 1; i >= 0; i--)
                 {
                     var entry = posting.Entries[i];
-                    book.Entries.RemoveAt(book.Entries.Count - 1);
+                    if (entry.ReversesEntryId is { } reversed && book.ReversalsOf.TryGetValue(reversed, out var list))
+                    {
+                        list.Remove(book.Entries.Count);
+                    }
+
+                    tenant.RemoveLastEntry(book, entry);
                     if (Qualifies(entry))
                     {
                         book.Qualifying.RemoveAt(book.Qualifying.Count - 1);
-                    }
-
-                    book.ByKey.Remove(entry.IdempotencyKey);
-                    tenant.RemoveEntry(entry.Id);
-                    if (entry.ReversesEntryId is { } reversed && book.ReversalsOf.TryGetValue(reversed, out var list))
-                    {
-                        list.Remove(entry);
                     }
                 }
 
@@ -437,7 +491,10 @@ public sealed class InMemoryLoyaltyStore : ILoyaltyStore
 
         lock (tenant.Gate)
         {
-            return new(tenant.Books.TryGetValue(accountId, out var book) ? book.ByKey.GetValueOrDefault(idempotencyKey) : null);
+            // A hit is a repeated call, the rare case: only then is the entry made into a record.
+            return new(tenant.Books.TryGetValue(accountId, out var book) && book.ByKey.TryGetValue(idempotencyKey, out var sequence)
+                ? book.Entry(tenant.TenantId, sequence)
+                : null);
         }
     }
 
@@ -455,7 +512,7 @@ public sealed class InMemoryLoyaltyStore : ILoyaltyStore
             var result = new List<LedgerEntry>(Math.Min(limit, Math.Max(end, 0)));
             for (var i = end - 1; i >= 0 && result.Count < limit; i--)
             {
-                result.Add(book.Entries[i]);
+                result.Add(book.Entry(t.TenantId, i + 1));
             }
 
             return result;
@@ -463,7 +520,9 @@ public sealed class InMemoryLoyaltyStore : ILoyaltyStore
 
     /// <inheritdoc />
     public ValueTask<IReadOnlyList<LedgerEntry>> ListReversalsAsync(string tenantId, Guid accountId, Guid entryId, CancellationToken cancellationToken) =>
-        ReadList<LedgerEntry>(tenantId, t => t.Books.TryGetValue(accountId, out var book) && book.ReversalsOf.TryGetValue(entryId, out var list) ? [.. list] : []);
+        ReadList<LedgerEntry>(tenantId, t => t.Books.TryGetValue(accountId, out var book) && book.ReversalsOf.TryGetValue(entryId, out var list)
+                ? list.ConvertAll(sequence => book.Entry(t.TenantId, sequence))
+                : []);
 
     /// <inheritdoc />
     public ValueTask<QualifyingTotals> SumQualifyingAsync(string tenantId, Guid accountId, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken)
@@ -530,9 +589,10 @@ public sealed class InMemoryLoyaltyStore : ILoyaltyStore
             var result = new List<PointLot>();
             foreach (var id in book.Pending)
             {
-                if (t.IndexedLot(id) is { Remaining: > 0 } lot && lot.AvailableAt > asOf)
+                var lot = book.Lots[t.IndexedSlot(id).LotNumber - 1];
+                if (lot.Remaining > 0 && lot.AvailableAt > asOf)
                 {
-                    result.Add(lot);
+                    result.Add(lot.ToLot(id, t.TenantId, book.AccountId));
                 }
             }
 
@@ -555,7 +615,7 @@ public sealed class InMemoryLoyaltyStore : ILoyaltyStore
                     break;
                 }
 
-                var accountId = t.IndexedLot(lotId).AccountId;
+                var accountId = t.IndexedSlot(lotId).Book.AccountId;
                 if (afterAccountId is null || accountId.CompareTo(afterAccountId.Value) > 0)
                 {
                     accounts.Add(accountId);
@@ -628,8 +688,20 @@ public sealed class InMemoryLoyaltyStore : ILoyaltyStore
     // credits, redemptions and expiries (most of a ledger) add nothing.
     private static bool Qualifies(LedgerEntry entry) => entry.QualifyingPoints != 0 || entry.QualifyingSpend != 0m;
 
-    private static void CheckKeysAreNew(LedgerBook book, IReadOnlyList<LedgerEntry> entries)
+    /// <summary>Checks that the posting's entries follow on from the book's last and that their keys are new.</summary>
+    private static void CheckEntries(LedgerBook book, LedgerPosting posting)
     {
+        var entries = posting.Entries;
+        for (var i = 0; i < entries.Count; i++)
+        {
+            if (entries[i].Sequence != book.Entries.Count + 1 + i)
+            {
+                // The book finds entries by sequence number, so they must follow on from the account's last.
+                throw new ArgumentException(
+                    $"Entries[{i}].Sequence is {entries[i].Sequence}; the account's next entry is number {book.Entries.Count + 1 + i}.", nameof(posting));
+            }
+        }
+
         // Most postings have one entry: the set that catches a key repeated within the posting is only needed for more.
         var seen = entries.Count > 1 ? new HashSet<string>(StringComparer.Ordinal) : null;
         for (var i = 0; i < entries.Count; i++)
@@ -673,7 +745,7 @@ public sealed class InMemoryLoyaltyStore : ILoyaltyStore
         return _database.Loyalty.GetValueOrDefault(tenantId);
     }
 
-    private LoyaltyTenant Tenant(string tenantId) => _database.Loyalty.GetOrAdd(tenantId, static _ => new LoyaltyTenant());
+    private LoyaltyTenant Tenant(string tenantId) => _database.Loyalty.GetOrAdd(tenantId, static id => new LoyaltyTenant(id));
 
     private ValueTask<T?> Read<T>(string tenantId, Func<LoyaltyTenant, T?> read)
         where T : class
