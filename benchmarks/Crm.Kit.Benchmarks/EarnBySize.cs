@@ -35,9 +35,7 @@ internal static class EarnBySize
 
     private static async Task RoundAsync(int postings, bool report)
     {
-        var services = new ServiceCollection();
-        services.AddCrmKit().AddLoyalty();
-        await using var provider = services.BuildServiceProvider();
+        await using var provider = LoyaltySetup.InMemoryProvider();
         await using var scope = provider.CreateAsyncScope();
         var (loyalty, members) = await LoyaltySetup.CreateAsync(scope.ServiceProvider, 1);
         var keys = new string[postings];

@@ -12,6 +12,14 @@ namespace Crm.Kit.Benchmarks;
 /// <summary>Sets up a loyalty programme with members on a service provider.</summary>
 internal static class LoyaltySetup
 {
+    /// <summary>A provider on the in-memory stores with the loyalty module.</summary>
+    public static ServiceProvider InMemoryProvider()
+    {
+        var services = new ServiceCollection();
+        services.AddCrmKit().AddLoyalty();
+        return services.BuildServiceProvider();
+    }
+
     public static async Task<(LoyaltyManager Loyalty, Guid[] Members)> CreateAsync(IServiceProvider scoped, int members)
     {
         var loyalty = scoped.GetRequiredService<LoyaltyManager>();
@@ -48,9 +56,7 @@ public abstract class InMemoryLoyaltyBenchmark
 
     protected async Task StartAsync()
     {
-        var services = new ServiceCollection();
-        services.AddCrmKit().AddLoyalty();
-        _provider = services.BuildServiceProvider();
+        _provider = LoyaltySetup.InMemoryProvider();
         _scope = _provider.CreateAsyncScope();
         (Loyalty, var members) = await LoyaltySetup.CreateAsync(_scope.ServiceProvider, 1);
         Member = members[0];

@@ -131,7 +131,7 @@ public abstract class LoyaltySpecification : CrmSpecification
         var order = await host.Orders.FindByReferenceAsync("o-1", Cancel);
         await host.Orders.RefundAsync(order!.Id, new RefundRequest { Reference = "r-1", Lines = [new RefundedLine("RUN", 1)] }, Cancel);
 
-        var statement = (await AssertLedgerExplainsBalanceAsync(host, customer)).ToList();
+        var statement = await AssertLedgerExplainsBalanceAsync(host, customer);
         Assert.Equal(6, statement.Count);
         var refunded = statement[5];
         Assert.Equal((LedgerEntryKind.Reverse, earned!.Id, order.Id), (refunded.Kind, refunded.ReversesEntryId, refunded.OrderId));

@@ -33,11 +33,11 @@ internal struct StoredEntry
         Key = entry.IdempotencyKey,
         Detail = EntryDetail.IsNeeded(entry) ? new EntryDetail(entry) : entry.Source,
         Clock = entry.At.DateTime,
-        OffsetMinutes = (short)entry.At.TotalOffsetMinutes,
+        OffsetMinutes = PackedTime.OffsetOf(entry.At),
         Kind = entry.Kind,
     };
 
-    public readonly DateTimeOffset At => new(Clock, TimeSpan.FromMinutes(OffsetMinutes));
+    public readonly DateTimeOffset At => PackedTime.Unpack(Clock, OffsetMinutes);
 
     public readonly LedgerEntry ToEntry(string tenantId, Guid accountId, long sequence)
     {
@@ -121,11 +121,11 @@ internal struct StoredLot
     private short _availableOffset;
     private short _expiresOffset;
 
-    public readonly DateTimeOffset EarnedAt => Time(_earnedClock, _earnedOffset);
+    public readonly DateTimeOffset EarnedAt => PackedTime.Unpack(_earnedClock, _earnedOffset);
 
-    public readonly DateTimeOffset AvailableAt => Time(_availableClock, _availableOffset);
+    public readonly DateTimeOffset AvailableAt => PackedTime.Unpack(_availableClock, _availableOffset);
 
-    public readonly DateTimeOffset? ExpiresAt => _expiresOffset == Never ? null : Time(_expiresClock, _expiresOffset);
+    public readonly DateTimeOffset? ExpiresAt => _expiresOffset == Never ? null : PackedTime.Unpack(_expiresClock, _expiresOffset);
 
     public static StoredLot From(PointLot lot) => new()
     {
@@ -133,11 +133,11 @@ internal struct StoredLot
         Remaining = lot.Remaining,
         Expired = lot.Expired,
         _earnedClock = lot.EarnedAt.DateTime,
-        _earnedOffset = (short)lot.EarnedAt.TotalOffsetMinutes,
+        _earnedOffset = PackedTime.OffsetOf(lot.EarnedAt),
         _availableClock = lot.AvailableAt.DateTime,
-        _availableOffset = (short)lot.AvailableAt.TotalOffsetMinutes,
+        _availableOffset = PackedTime.OffsetOf(lot.AvailableAt),
         _expiresClock = lot.ExpiresAt?.DateTime ?? default,
-        _expiresOffset = lot.ExpiresAt is { } expires ? (short)expires.TotalOffsetMinutes : Never,
+        _expiresOffset = lot.ExpiresAt is { } expires ? PackedTime.OffsetOf(expires) : Never,
     };
 
     public readonly PointLot ToLot(Guid id, string tenantId, Guid accountId) => new()
@@ -152,8 +152,18 @@ internal struct StoredLot
         AvailableAt = AvailableAt,
         ExpiresAt = ExpiresAt,
     };
+}
 
-    private static DateTimeOffset Time(DateTime clock, short offsetMinutes) => new(clock, TimeSpan.FromMinutes(offsetMinutes));
+/// <summary>
+/// A time kept as its clock reading (<see cref="DateTimeOffset.DateTime"/>) and its offset in minutes, as separate
+/// fields of a struct: together they take 10 bytes where a <see cref="DateTimeOffset"/> field takes 16, and they give
+/// back the exact time and offset.
+/// </summary>
+internal static class PackedTime
+{
+    public static short OffsetOf(DateTimeOffset time) => (short)time.TotalOffsetMinutes;
+
+    public static DateTimeOffset Unpack(DateTime clock, short offsetMinutes) => new(clock, TimeSpan.FromMinutes(offsetMinutes));
 }
 
 /// <summary>

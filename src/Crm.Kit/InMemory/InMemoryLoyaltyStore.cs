@@ -692,21 +692,19 @@ public sealed class InMemoryLoyaltyStore : ILoyaltyStore
     private static void CheckEntries(LedgerBook book, LedgerPosting posting)
     {
         var entries = posting.Entries;
-        for (var i = 0; i < entries.Count; i++)
-        {
-            if (entries[i].Sequence != book.Entries.Count + 1 + i)
-            {
-                // The book finds entries by sequence number, so they must follow on from the account's last.
-                throw new ArgumentException(
-                    $"Entries[{i}].Sequence is {entries[i].Sequence}; the account's next entry is number {book.Entries.Count + 1 + i}.", nameof(posting));
-            }
-        }
 
         // Most postings have one entry: the set that catches a key repeated within the posting is only needed for more.
         var seen = entries.Count > 1 ? new HashSet<string>(StringComparer.Ordinal) : null;
         for (var i = 0; i < entries.Count; i++)
         {
             var entry = entries[i];
+            if (entry.Sequence != book.Entries.Count + 1 + i)
+            {
+                // The book finds entries by sequence number, so they must follow on from the account's last.
+                throw new ArgumentException(
+                    $"Entries[{i}].Sequence is {entry.Sequence}; the account's next entry is number {book.Entries.Count + 1 + i}.", nameof(posting));
+            }
+
             if (book.ByKey.ContainsKey(entry.IdempotencyKey) || (seen is not null && !seen.Add(entry.IdempotencyKey)))
             {
                 throw new DuplicateValueException(nameof(LedgerEntry.IdempotencyKey), entry.IdempotencyKey);
