@@ -66,7 +66,7 @@ public sealed class InMemoryCustomerStore : ICustomerStore
         return _lastTenant = new LastTenant(tenantId, tenant.Rows, tenant.Index.MergedAway);
     }
 
-    private sealed record LastTenant(string TenantId, ConcurrentDictionary<Guid, Customer> Rows, MergedAwayIds MergedAway);
+    private sealed record LastTenant(string TenantId, RowMap<Customer> Rows, MergedAwayIds MergedAway);
 
     /// <inheritdoc />
     public ValueTask<Customer?> FindByExternalReferenceAsync(string tenantId, string externalReference, CancellationToken cancellationToken)

@@ -4,9 +4,10 @@ namespace Crm.Kit.InMemory;
 
 /// <summary>One tenant's rows by id and its indexes. Rows are read without locks; the index is guarded by locking it.</summary>
 internal sealed class TenantRows<T, TIndex>
+    where T : class
     where TIndex : class, new()
 {
-    public ConcurrentDictionary<Guid, T> Rows { get; } = new();
+    public RowMap<T> Rows { get; } = new();
 
     public TIndex Index { get; } = new();
 }
@@ -224,11 +225,11 @@ internal sealed class InMemoryTable<T, TIndex>(
             {
                 // Index first: lock-free readers of the row may rely on what the index records about it.
                 addToIndex(rows.Index, after);
-                rows.Rows[idOf(after)] = after;
+                rows.Rows.Set(idOf(after), after);
             }
             else if (before is not null)
             {
-                rows.Rows.TryRemove(idOf(before), out _);
+                rows.Rows.Remove(idOf(before));
             }
 
             (rows.Index as IIndexWriteCompletion)?.WriteCompleted();
