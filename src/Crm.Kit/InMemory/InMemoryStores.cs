@@ -135,7 +135,7 @@ public sealed class InMemoryCustomerStore : ICustomerStore
         var index = _table.Index(tenantId);
         lock (index)
         {
-            return new(index.MergedInto.Get(survivorId));
+            return new(index.MergedInto.TryGetValue(survivorId, out var merged) ? [.. merged] : []);
         }
     }
 

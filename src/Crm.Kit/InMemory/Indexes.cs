@@ -6,29 +6,24 @@ using Crm.Kit.Orders;
 namespace Crm.Kit.InMemory;
 
 /// <summary>
-/// A key that maps to one customer or, rarely, to several. Most keys (an email, a phone) belong to one customer,
-/// so they live in a plain <c>key → customer</c> map; only keys shared by several pay for an array. Holding the
-/// customer itself, not its id, saves a second dictionary hop (a cache miss at a million customers) on every
+/// A text key (an email, a phone) that maps to one customer or, rarely, to several. Most keys belong to one
+/// customer, so they live in a plain <c>key → customer</c> map; only keys shared by several pay for an array.
+/// Holding the customer itself, not its id, saves a second hop (a cache miss at a million customers) on every
 /// lookup; the index is rewritten whenever a customer is, so the reference is always the stored one.
 /// </summary>
-internal sealed class MultiMap<TKey>
-    where TKey : notnull
+/// <typeparam name="TText">The inline size of the keys' text (see <see cref="TextMap{TValue, TText}"/>).</typeparam>
+internal sealed class MultiMap<TText>
+    where TText : struct
 {
-    // A flat map for the single-customer keys: a lookup in a million-key index misses the cache once to reach its
-    // entry instead of twice (see FlatMap).
-    private readonly FlatMap<TKey, Customer> _single;
-    private readonly Dictionary<TKey, Customer[]> _shared;
+    // A map that keeps each key's text inside its entry: a lookup in a million-key index misses the cache once to
+    // reach the entry, not a second time to reach the key's string (see TextMap).
+    private readonly TextMap<Customer, TText> _single = new();
+    private readonly Dictionary<string, Customer[]> _shared = new(StringComparer.Ordinal);
 
-    public MultiMap(IEqualityComparer<TKey>? comparer = null)
-    {
-        _single = new FlatMap<TKey, Customer>(comparer ?? EqualityComparer<TKey>.Default);
-        _shared = new Dictionary<TKey, Customer[]>(comparer);
-    }
-
-    public Customer[] Get(TKey key) =>
+    public Customer[] Get(string key) =>
         _single.TryGetValue(key, out var one) ? [one] : _shared.TryGetValue(key, out var many) ? [.. many] : [];
 
-    public void Add(TKey key, Customer customer)
+    public void Add(string key, Customer customer)
     {
         if (_single.Remove(key, out var existing))
         {
@@ -36,7 +31,7 @@ internal sealed class MultiMap<TKey>
         }
         else if (_shared.TryGetValue(key, out var many))
         {
-            _shared[key] = [.. many.Where(c => c.Id != customer.Id), customer];
+            _shared[key] = Customers.With(many, customer);
         }
         else
         {
@@ -44,7 +39,7 @@ internal sealed class MultiMap<TKey>
         }
     }
 
-    public void Remove(TKey key, Guid id)
+    public void Remove(string key, Guid id)
     {
         if (_single.TryGetValue(key, out var existing))
         {
@@ -53,9 +48,9 @@ internal sealed class MultiMap<TKey>
                 _single.Remove(key);
             }
         }
-        else if (_shared.TryGetValue(key, out var ids))
+        else if (_shared.TryGetValue(key, out var many))
         {
-            var rest = Array.FindAll(ids, x => x.Id != id);
+            var rest = Customers.Without(many, id);
             if (rest.Length == 1)
             {
                 _shared.Remove(key);
@@ -73,11 +68,22 @@ internal sealed class MultiMap<TKey>
     }
 }
 
+/// <summary>Small arrays of customers, replaced whole when one changes, as the in-memory indexes keep them.</summary>
+internal static class Customers
+{
+    /// <summary>The customers with <paramref name="customer"/> added, or put in place of its older version.</summary>
+    public static Customer[] With(Customer[] customers, Customer customer) =>
+        [.. customers.Where(c => c.Id != customer.Id), customer];
+
+    /// <summary>The customers without the one with this id.</summary>
+    public static Customer[] Without(Customer[] customers, Guid id) => Array.FindAll(customers, c => c.Id != id);
+}
+
 /// <summary>
 /// A name key in the in-memory index: the suffix of <see cref="Text"/> from <see cref="Offset"/>, and the customer
 /// it finds. A person's family-name key is the end of their folded display name, so both keys share one string.
 /// Holding the customer rather than its id makes an entry 24 bytes instead of 32 and saves a lookup per match;
-/// like <see cref="MultiMap{TKey}"/>, the index is rewritten whenever the customer is.
+/// like <see cref="MultiMap{TText}"/>, the index is rewritten whenever the customer is.
 /// </summary>
 internal readonly struct NameKey(string text, int offset, Customer? customer)
 {
@@ -138,11 +144,12 @@ internal sealed class CustomerIndex : IIndexWriteCompletion
 
     public Dictionary<string, Customer> ExternalReferences { get; } = new(StringComparer.Ordinal);
 
-    public MultiMap<string> Emails { get; } = new(StringComparer.Ordinal);
+    public MultiMap<EmailText> Emails { get; } = new();
 
-    public MultiMap<string> Phones { get; } = new(StringComparer.Ordinal);
+    public MultiMap<PhoneText> Phones { get; } = new();
 
-    public MultiMap<Guid> MergedInto { get; } = new();
+    /// <summary>Customers merged away, by the survivor they were merged into; merges are rare, so a plain map.</summary>
+    public Dictionary<Guid, Customer[]> MergedInto { get; } = [];
 
     /// <summary>Ids of customers that were merged away at some point; read without the lock.</summary>
     public MergedAwayIds MergedAway { get; } = new();
@@ -175,7 +182,15 @@ internal sealed class CustomerIndex : IIndexWriteCompletion
 
         if (customer.MergedIntoId is { } survivor)
         {
-            MergedInto.Remove(survivor, customer.Id);
+            var rest = Customers.Without(MergedInto[survivor], customer.Id);
+            if (rest.Length == 0)
+            {
+                MergedInto.Remove(survivor);
+            }
+            else
+            {
+                MergedInto[survivor] = rest;
+            }
         }
 
         Live.Remove(customer.Id);
@@ -207,7 +222,7 @@ internal sealed class CustomerIndex : IIndexWriteCompletion
         if (customer.MergedIntoId is { } survivor)
         {
             MergedAway.Add(customer.Id);
-            MergedInto.Add(survivor, customer);
+            MergedInto[survivor] = MergedInto.TryGetValue(survivor, out var merged) ? Customers.With(merged, customer) : [customer];
         }
         else
         {
