@@ -180,9 +180,9 @@ internal sealed class CustomerIndex : IIndexWriteCompletion
             Names.Remove(name);
         }
 
-        if (customer.MergedIntoId is { } survivor)
+        if (customer.MergedIntoId is { } survivor && MergedInto.TryGetValue(survivor, out var merged))
         {
-            var rest = Customers.Without(MergedInto[survivor], customer.Id);
+            var rest = Customers.Without(merged, customer.Id);
             if (rest.Length == 0)
             {
                 MergedInto.Remove(survivor);
