@@ -28,9 +28,6 @@ internal sealed class RowMap<T>
 {
     private const int MinCapacity = 16;
 
-    // Stands in a removed row's slot: the id stays, so probes for later ids go on past it.
-    private static readonly object Removed = new();
-
     private Slot[] _slots = new Slot[MinCapacity];
 
     // Slots holding an id, live or removed: what decides when the table is rebuilt.
@@ -59,7 +56,7 @@ internal sealed class RowMap<T>
             if (slot.Id == id)
             {
                 // Each id has at most one slot, so a removed marker ends the search.
-                row = value == Removed ? null : Unsafe.As<T>(value);
+                row = value == RemovedRow.Marker ? null : Unsafe.As<T>(value);
                 return row is not null;
             }
         }
@@ -99,7 +96,7 @@ internal sealed class RowMap<T>
             if (slot.Id == id)
             {
                 // The same id coming back (an undone removal) takes its old slot again.
-                if (value == Removed)
+                if (value == RemovedRow.Marker)
                 {
                     Count++;
                 }
@@ -125,12 +122,12 @@ internal sealed class RowMap<T>
 
             if (slot.Id == id)
             {
-                if (value == Removed)
+                if (value == RemovedRow.Marker)
                 {
                     return false;
                 }
 
-                Volatile.Write(ref slot.Value, Removed);
+                Volatile.Write(ref slot.Value, RemovedRow.Marker);
                 Count--;
                 return true;
             }
@@ -154,7 +151,7 @@ internal sealed class RowMap<T>
         var fresh = new Slot[Math.Max(MinCapacity, (int)Math.Min(Array.MaxLength, (Count + 1L) * 15 / 8))];
         foreach (var slot in _slots)
         {
-            if (slot.Value is null || slot.Value == Removed)
+            if (slot.Value is null || slot.Value == RemovedRow.Marker)
             {
                 continue;
             }
@@ -179,4 +176,14 @@ internal sealed class RowMap<T>
         // The row, the removed marker, or null for a slot never used.
         public object? Value;
     }
+}
+
+/// <summary>
+/// Stands in a removed row's slot in a <see cref="RowMap{T}"/>: the id stays, so probes for later ids go on past
+/// it. Kept outside the generic class because a static field of a generic class over reference types is found
+/// through a runtime lookup on every read, where this one is a fixed address.
+/// </summary>
+internal static class RemovedRow
+{
+    public static readonly object Marker = new();
 }
