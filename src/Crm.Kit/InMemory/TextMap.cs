@@ -30,7 +30,9 @@ internal sealed class TextMap<TValue, TText>
     where TValue : class
     where TText : struct
 {
-    private const int MinCapacity = 16;
+    // Small, because every tenant's index starts with one map for emails and one for phones, and an email entry is
+    // 56 bytes; growing by half from 4 reaches 16 after three steps.
+    private const int MinCapacity = 4;
 
     // Set in a slot's length when its bytes are UTF-16 rather than one byte per character.
     private const int Wide = 1 << 30;
