@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using Crm.Kit.Customers;
 using Crm.Kit.Interactions;

@@ -41,7 +41,7 @@ internal sealed class RowMap<T>
     public bool TryGetValue(Guid id, [MaybeNullWhen(false)] out T row)
     {
         var slots = _slots;
-        for (var i = Home(id, slots.Length); ; i = Next(i, slots.Length))
+        for (var i = Home(id, slots.Length); ; i = LinearProbing.Next(i, slots.Length))
         {
             ref var slot = ref slots[i];
 
@@ -80,7 +80,7 @@ internal sealed class RowMap<T>
         }
 
         var slots = _slots;
-        for (var i = Home(id, slots.Length); ; i = Next(i, slots.Length))
+        for (var i = Home(id, slots.Length); ; i = LinearProbing.Next(i, slots.Length))
         {
             ref var slot = ref slots[i];
             var value = slot.Value;
@@ -111,7 +111,7 @@ internal sealed class RowMap<T>
     public bool Remove(Guid id)
     {
         var slots = _slots;
-        for (var i = Home(id, slots.Length); ; i = Next(i, slots.Length))
+        for (var i = Home(id, slots.Length); ; i = LinearProbing.Next(i, slots.Length))
         {
             ref var slot = ref slots[i];
             var value = slot.Value;
@@ -134,14 +134,9 @@ internal sealed class RowMap<T>
         }
     }
 
-    // Guid's own hash code folds all 128 bits; Fibonacci hashing spreads it over the high bits, and multiplying
-    // by the length and keeping the top half maps that onto any length, not only powers of two.
+    // Guid's own hash code folds all 128 bits.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int Home(Guid id, int length) =>
-        (int)(((ulong)((uint)id.GetHashCode() * 0x9E3779B9u) * (uint)length) >> 32);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int Next(int i, int length) => ++i == length ? 0 : i;
+    private static int Home(Guid id, int length) => LinearProbing.Home(id.GetHashCode(), length);
 
     /// <summary>Copies the live rows into a new array, dropping removed markers, and publishes it.</summary>
     private void Rebuild()
@@ -159,7 +154,7 @@ internal sealed class RowMap<T>
             var i = Home(slot.Id, fresh.Length);
             while (fresh[i].Value is not null)
             {
-                i = Next(i, fresh.Length);
+                i = LinearProbing.Next(i, fresh.Length);
             }
 
             fresh[i] = slot;

@@ -117,12 +117,12 @@ internal sealed class TextMap<TValue, TText>
 
         // Close the gap: move back each later entry of the run that the gap would cut off from its home slot.
         var gap = i;
-        for (var j = Next(gap, size); _slots[j].Value is not null; j = Next(j, size))
+        for (var j = LinearProbing.Next(gap, size); _slots[j].Value is not null; j = LinearProbing.Next(j, size))
         {
-            var home = Home(_slots[j].Hash, size);
+            var home = LinearProbing.Home(_slots[j].Hash, size);
 
             // The entry at j may fill the gap when its home is not in the circular range (gap, j].
-            if (Distance(home, j, size) >= Distance(gap, j, size))
+            if (LinearProbing.Distance(home, j, size) >= LinearProbing.Distance(gap, j, size))
             {
                 _slots[gap] = _slots[j];
                 gap = j;
@@ -166,7 +166,7 @@ internal sealed class TextMap<TValue, TText>
     private int Find(ReadOnlySpan<byte> text, int length, int hash)
     {
         var slots = _slots;
-        for (var i = Home(hash, slots.Length); ; i = Next(i, slots.Length))
+        for (var i = LinearProbing.Home(hash, slots.Length); ; i = LinearProbing.Next(i, slots.Length))
         {
             ref var slot = ref slots[i];
             if (slot.Value is null)
@@ -185,15 +185,6 @@ internal sealed class TextMap<TValue, TText>
     private static Span<byte> Inline(ref Slot slot) =>
         MemoryMarshal.CreateSpan(ref Unsafe.As<TText, byte>(ref slot.Text), InlineBytes);
 
-    // Fibonacci hashing spreads hash codes whose low bits repeat over the high bits; multiplying those by the
-    // length and keeping the top half maps them onto any length, not only powers of two.
-    private static int Home(int hash, int size) => (int)(((ulong)((uint)hash * 0x9E3779B9u) * (uint)size) >> 32);
-
-    private static int Next(int i, int size) => ++i == size ? 0 : i;
-
-    // How many steps forward from `from` to `to`, going round the end of the table.
-    private static int Distance(int from, int to, int size) => to >= from ? to - from : to + size - from;
-
     private void Grow()
     {
         var old = _slots;
@@ -205,10 +196,10 @@ internal sealed class TextMap<TValue, TText>
                 continue;
             }
 
-            var i = Home(slot.Hash, _slots.Length);
+            var i = LinearProbing.Home(slot.Hash, _slots.Length);
             while (_slots[i].Value is not null)
             {
-                i = Next(i, _slots.Length);
+                i = LinearProbing.Next(i, _slots.Length);
             }
 
             _slots[i] = slot;
