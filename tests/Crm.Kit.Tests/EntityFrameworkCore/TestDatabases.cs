@@ -58,7 +58,11 @@ public sealed class SqliteTestDatabase : EfTestDatabase
 {
     private readonly string _path = Path.Combine(Path.GetTempPath(), $"crmkit-test-{Guid.NewGuid():N}.db");
 
-    private string ConnectionString => new SqliteConnectionStringBuilder { DataSource = _path, DefaultTimeout = 60 }.ToString();
+    // Without Microsoft.Data.Sqlite's connection pool: in the version pinned here (10.0.5) the pool can hand one
+    // native connection to two concurrent opens (dotnet/efcore#39008, fixed upstream by #39009), and the
+    // concurrency specifications then fail now and then with "cannot start a transaction within a transaction"
+    // at BEGIN. docs/adapters.md tells hosts the same.
+    private string ConnectionString => new SqliteConnectionStringBuilder { DataSource = _path, DefaultTimeout = 60, Pooling = false }.ToString();
 
     public override void Configure(DbContextOptionsBuilder options) =>
         options.UseSqlite(ConnectionString).ConfigureWarnings(w => w.Throw(RelationalEventId.MultipleCollectionIncludeWarning));
