@@ -229,7 +229,7 @@ public sealed class BgNbdModel
             }
 
             double logAlpha = Math.Log(alpha), logA = Math.Log(a);
-            double total = 0, dR = 0, dAlpha = 0, dA = 0, dB = 0;
+            CompensatedSum total = default, dR = default, dAlpha = default, dA = default, dB = default;
             var frequencies = data.Frequency;
             var recencies = data.Recency;
             var ages = data.Age;
@@ -260,23 +260,23 @@ public sealed class BgNbdModel
                     gB -= wLeft / (b + x - 1);
                 }
 
-                total += w * (ll + _byFrequency[x]);
-                dR += w * (gR + _dByFrequencyR[x]);
-                dAlpha += w * gAlpha;
-                dA += w * gA;
-                dB += w * gB;
+                total.Add(w * (ll + _byFrequency[x]));
+                dR.Add(w * (gR + _dByFrequencyR[x]));
+                dAlpha.Add(w * gAlpha);
+                dA.Add(w * gA);
+                dB.Add(w * gB);
             }
 
             var n = data.Customers;
-            total += n * r * logAlpha;
-            dR += n * logAlpha;
-            dAlpha += n * r / alpha;
+            total.Add(n * r * logAlpha);
+            dR.Add(n * logAlpha);
+            dAlpha.Add(n * r / alpha);
             // d/dθ = p · d/dp for θ = ln p; negated and averaged per customer.
-            gradient[0] = -r * dR / n;
-            gradient[1] = -alpha * dAlpha / n;
-            gradient[2] = -a * dA / n;
-            gradient[3] = -b * dB / n;
-            return -total / n;
+            gradient[0] = -r * dR.Value / n;
+            gradient[1] = -alpha * dAlpha.Value / n;
+            gradient[2] = -a * dA.Value / n;
+            gradient[3] = -b * dB.Value / n;
+            return -total.Value / n;
         }
     }
 }

@@ -144,24 +144,24 @@ public sealed class GammaGammaModel
             }
 
             double logGamma = Math.Log(gamma), lgQ = SpecialFunctions.LogGamma(q), psiQ = SpecialFunctions.Digamma(q);
-            double total = 0, dP = 0, dQ = 0, dGamma = 0;
+            CompensatedSum total = default, dP = default, dQ = default, dGamma = default;
             for (var i = 0; i < data.Frequency.Length; i++)
             {
                 int x = data.Frequency[i];
                 double w = data.Weight[i], z = data.AverageRepeatValue[i], px = p * x, logZ = _logValue[i], logX = _logFrequency[i];
                 var spread = gamma + x * z;
                 var logSpread = Math.Log(spread);
-                total += w * (_logGammas[x] - lgQ + q * logGamma + (px - 1) * logZ + px * logX - (px + q) * logSpread);
-                dP += w * x * (_digammaDifference[x] + logZ + logX - logSpread);
-                dQ += w * (_digammaSum[x] - psiQ + logGamma - logSpread);
-                dGamma += w * (q / gamma - (px + q) / spread);
+                total.Add(w * (_logGammas[x] - lgQ + q * logGamma + (px - 1) * logZ + px * logX - (px + q) * logSpread));
+                dP.Add(w * x * (_digammaDifference[x] + logZ + logX - logSpread));
+                dQ.Add(w * (_digammaSum[x] - psiQ + logGamma - logSpread));
+                dGamma.Add(w * (q / gamma - (px + q) / spread));
             }
 
             var n = data.Customers;
-            gradient[0] = -p * dP / n;
-            gradient[1] = -q * dQ / n;
-            gradient[2] = -gamma * dGamma / n;
-            return -total / n;
+            gradient[0] = -p * dP.Value / n;
+            gradient[1] = -q * dQ.Value / n;
+            gradient[2] = -gamma * dGamma.Value / n;
+            return -total.Value / n;
         }
     }
 }

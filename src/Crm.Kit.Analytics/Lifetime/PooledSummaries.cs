@@ -71,14 +71,23 @@ internal sealed class PooledSummaries
             customers++;
         }
 
-        var rows = counts.Count;
+        // Rows in a fixed order, whatever order the customers came in: the likelihood sums over them, and floating-point
+        // sums depend on their order. Stores list customers in different orders (PostgreSQL even from one query to the
+        // next), and a fit that ends at the limit of double precision must not succeed on one and fail on another.
+        var pooled = counts.ToArray();
+        Array.Sort(pooled, static (a, b) =>
+            a.Key.Frequency != b.Key.Frequency ? a.Key.Frequency.CompareTo(b.Key.Frequency)
+            : a.Key.Recency != b.Key.Recency ? a.Key.Recency.CompareTo(b.Key.Recency)
+            : a.Key.Age != b.Key.Age ? a.Key.Age.CompareTo(b.Key.Age)
+            : a.Key.AverageRepeatValue.CompareTo(b.Key.AverageRepeatValue));
+        var rows = pooled.Length;
         var frequency = new int[rows];
         var recency = new double[rows];
         var age = new double[rows];
         var value = new double[rows];
         var weight = new double[rows];
         var i = 0;
-        foreach (var (key, count) in counts)
+        foreach (var (key, count) in pooled)
         {
             frequency[i] = key.Frequency;
             recency[i] = key.Recency;
