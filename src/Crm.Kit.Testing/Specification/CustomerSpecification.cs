@@ -223,8 +223,8 @@ public abstract class CustomerSpecification : CrmSpecification
         var error = await Assert.ThrowsAsync<CrmValidationException>(() => host.Customers.CreateAsync(new CustomerDraft
         {
             FirstName = "Valid",
-            Emails = [new EmailContact("not-an-email")],
-            Phones = [new PhoneContact("call me maybe")],
+            Emails = [new EmailContact("not-an-email"), default],
+            Phones = [new PhoneContact("call me maybe"), default],
             Tags = ["   "],
             Addresses = [new PostalAddress("", null, "Paris", null, "75001", "France")],
             Attributes = new Dictionary<string, AttributeValue> { ["1bad key"] = AttributeValue.FromText("x") },
@@ -232,6 +232,8 @@ public abstract class CustomerSpecification : CrmSpecification
 
         Assert.Contains(error.Errors, e => e is { Field: "Emails[0]", Rule: "email-format" });
         Assert.Contains(error.Errors, e => e is { Field: "Phones[0]", Rule: "phone-format" });
+        Assert.Contains(error.Errors, e => e is { Field: "Emails[1]", Rule: "email-format" });
+        Assert.Contains(error.Errors, e => e is { Field: "Phones[1]", Rule: "phone-format" });
         Assert.Contains(error.Errors, e => e is { Field: "Tags[0]", Rule: "required" });
         Assert.Contains(error.Errors, e => e is { Field: "Addresses[0].Line1", Rule: "required" });
         Assert.Contains(error.Errors, e => e is { Field: "Addresses[0].CountryCode", Rule: "country-code" });
@@ -285,13 +287,19 @@ public abstract class CustomerSpecification : CrmSpecification
         await host.Customers.RecordConsentAsync(customer.Id, new ConsentRecord(ContactChannel.Email, ConsentPurpose.Marketing, false, t0.AddDays(2), "unsubscribe-link"), Cancel);
         // A late-arriving older statement does not override the newer withdrawal.
         await host.Customers.RecordConsentAsync(customer.Id, new ConsentRecord(ContactChannel.Email, ConsentPurpose.Marketing, true, t0.AddDays(1), "call-centre"), Cancel);
-        await host.Customers.RecordConsentAsync(customer.Id, new ConsentRecord(ContactChannel.Sms, ConsentPurpose.Service, true, t0, "checkout"), Cancel);
+        // Given with an offset, kept as the same instant in UTC.
+        await host.Customers.RecordConsentAsync(customer.Id, new ConsentRecord(ContactChannel.Sms, ConsentPurpose.Service, true, t0.ToOffset(TimeSpan.FromHours(2)), "checkout"), Cancel);
+        var blank = await Assert.ThrowsAsync<CrmValidationException>(() => host.Customers.RecordConsentAsync(customer.Id, default, Cancel));
+        Assert.Contains(blank.Errors, e => e.Field.EndsWith(".Source", StringComparison.Ordinal) && e.Rule == "required");
+        Assert.Contains(blank.Errors, e => e.Field.EndsWith(".RecordedAt", StringComparison.Ordinal) && e.Rule == "required");
 
         var found = await host.Customers.GetByIdAsync(customer.Id, Cancel);
         Assert.Equal(4, found.ConsentHistory.Count);
         Assert.False(found.HasConsent(ContactChannel.Email, ConsentPurpose.Marketing));
         Assert.Equal("unsubscribe-link", found.GetConsent(ContactChannel.Email, ConsentPurpose.Marketing)?.Source);
         Assert.True(found.HasConsent(ContactChannel.Sms, ConsentPurpose.Service));
+        var checkout = found.GetConsent(ContactChannel.Sms, ConsentPurpose.Service)!.Value.RecordedAt;
+        Assert.Equal((t0.UtcTicks, TimeSpan.Zero), (checkout.UtcTicks, checkout.Offset));
         Assert.False(found.HasConsent(ContactChannel.Post, ConsentPurpose.Marketing));
         Assert.Equal(4, host.Events.Of<ConsentChanged>().Count);
     }

@@ -89,12 +89,6 @@ internal static partial class CustomerDraftValidator
         {
             var path = $"{field}[{i}]";
             var record = records[i];
-            if (record is null)
-            {
-                errors.Add(path, "required", "must not be null");
-                continue;
-            }
-
             errors.Defined(path + ".Channel", record.Channel);
             errors.Defined(path + ".Purpose", record.Purpose);
             errors.Required(path + ".Source", record.Source);
@@ -116,9 +110,9 @@ internal static partial class CustomerDraftValidator
         for (var i = 0; i < emails.Count; i++)
         {
             var email = emails[i];
-            if (email is null || !EmailAddresses.TryNormalize(email.Address, out var normalized))
+            if (!EmailAddresses.TryNormalize(email.Address, out var normalized))
             {
-                errors.Add($"Emails[{i}]", "email-format", $"'{email?.Address}' is not a valid email address");
+                errors.Add($"Emails[{i}]", "email-format", $"'{email.Address}' is not a valid email address");
                 continue;
             }
 
@@ -140,9 +134,9 @@ internal static partial class CustomerDraftValidator
         for (var i = 0; i < phones.Count; i++)
         {
             var phone = phones[i];
-            if (phone is null || !PhoneNumbers.TryNormalize(phone.Number, region, out var e164))
+            if (!PhoneNumbers.TryNormalize(phone.Number, region, out var e164))
             {
-                errors.Add($"Phones[{i}]", "phone-format", $"'{phone?.Number}' is not a phone number (expected digits with an optional leading +, read in region {region})");
+                errors.Add($"Phones[{i}]", "phone-format", $"'{phone.Number}' is not a phone number (expected digits with an optional leading +, read in region {region})");
                 continue;
             }
 

@@ -70,12 +70,12 @@ public enum ConsentPurpose
 /// <summary>An email address of a customer, kept in normalised form once saved.</summary>
 /// <param name="Address">The address; the manager replaces it with its normalised form (trimmed, lower case, ASCII domain).</param>
 /// <param name="Label">An optional label such as <c>work</c>.</param>
-public sealed record EmailContact(string Address, string? Label = null);
+public readonly record struct EmailContact(string Address, string? Label = null);
 
 /// <summary>A phone number of a customer, kept in E.164 form once saved.</summary>
 /// <param name="Number">The number; the manager replaces it with its E.164 form.</param>
 /// <param name="Label">An optional label such as <c>mobile</c>.</param>
-public sealed record PhoneContact(string Number, string? Label = null);
+public readonly record struct PhoneContact(string Number, string? Label = null);
 
 /// <summary>A postal address.</summary>
 /// <param name="Line1">Street and number.</param>
@@ -96,17 +96,39 @@ public sealed record PostalAddress(
 
 /// <summary>One change of a customer's lifecycle stage.</summary>
 /// <param name="Stage">The stage entered.</param>
-/// <param name="ChangedAt">When.</param>
+/// <param name="ChangedAt">When; kept in UTC.</param>
 /// <param name="Reason">Why, for example <c>first-order</c> or <c>manual</c>.</param>
-public sealed record LifecycleStageChange(LifecycleStage Stage, DateTimeOffset ChangedAt, string Reason);
+public readonly record struct LifecycleStageChange(LifecycleStage Stage, DateTimeOffset ChangedAt, string Reason)
+{
+    // Kept as UTC ticks, as every store keeps times: 8 bytes instead of a DateTimeOffset's 16, in every customer's history.
+    private readonly long _changedAtUtcTicks = ChangedAt.UtcTicks;
+
+    /// <summary>When, in UTC.</summary>
+    public DateTimeOffset ChangedAt
+    {
+        get => new(_changedAtUtcTicks, TimeSpan.Zero);
+        init => _changedAtUtcTicks = value.UtcTicks;
+    }
+}
 
 /// <summary>A grant or withdrawal of consent, kept as history; the latest record per channel and purpose is in force.</summary>
 /// <param name="Channel">The channel.</param>
 /// <param name="Purpose">The purpose.</param>
 /// <param name="Granted">Whether consent was given (<see langword="true"/>) or withdrawn.</param>
-/// <param name="RecordedAt">When the customer gave or withdrew it.</param>
+/// <param name="RecordedAt">When the customer gave or withdrew it; kept in UTC.</param>
 /// <param name="Source">Where it came from, for example <c>signup-form</c> or <c>call-centre</c>.</param>
-public sealed record ConsentRecord(ContactChannel Channel, ConsentPurpose Purpose, bool Granted, DateTimeOffset RecordedAt, string Source);
+public readonly record struct ConsentRecord(ContactChannel Channel, ConsentPurpose Purpose, bool Granted, DateTimeOffset RecordedAt, string Source)
+{
+    // Kept as UTC ticks, as every store keeps times: a record is 32 bytes instead of 40, and a customer holds several.
+    private readonly long _recordedAtUtcTicks = RecordedAt.UtcTicks;
+
+    /// <summary>When the customer gave or withdrew it, in UTC.</summary>
+    public DateTimeOffset RecordedAt
+    {
+        get => new(_recordedAtUtcTicks, TimeSpan.Zero);
+        init => _recordedAtUtcTicks = value.UtcTicks;
+    }
+}
 
 /// <summary>
 /// Figures Crm.Kit keeps up to date from orders and refunds, in the reporting currency, so that lists and
@@ -187,11 +209,23 @@ public sealed record Customer
     /// <summary>Order metrics, kept by Crm.Kit.</summary>
     public CustomerMetrics Metrics { get; init; } = CustomerMetrics.Empty;
 
-    /// <summary>When the customer was created.</summary>
-    public DateTimeOffset CreatedAt { get; init; }
+    /// <summary>When the customer was created, in UTC.</summary>
+    public DateTimeOffset CreatedAt
+    {
+        get => new(_createdAtUtcTicks, TimeSpan.Zero);
+        init => _createdAtUtcTicks = value.UtcTicks;
+    }
 
-    /// <summary>When the customer last changed.</summary>
-    public DateTimeOffset UpdatedAt { get; init; }
+    /// <summary>When the customer last changed, in UTC.</summary>
+    public DateTimeOffset UpdatedAt
+    {
+        get => new(_updatedAtUtcTicks, TimeSpan.Zero);
+        init => _updatedAtUtcTicks = value.UtcTicks;
+    }
+
+    // The two times are kept as UTC ticks, as every store keeps them: 8 bytes each instead of a DateTimeOffset's 16.
+    private readonly long _createdAtUtcTicks;
+    private readonly long _updatedAtUtcTicks;
 
     /// <summary>Set when this customer was merged into another; lookups then resolve to that survivor.</summary>
     public Guid? MergedIntoId

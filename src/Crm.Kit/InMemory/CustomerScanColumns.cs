@@ -120,16 +120,25 @@ internal struct CustomerScanRow
 /// it, copies it under the lock). So a scan sees every customer that lived
 /// throughout it exactly once, in one of the states it had, as an enumeration of the customer dictionary would.
 /// </summary>
-internal sealed class CustomerScanColumns(object writeLock)
+internal sealed class CustomerScanColumns
 {
     private const int SegmentShift = 12;
     private const int SegmentSize = 1 << SegmentShift;
     private const int OptimisticReads = 2;
 
-    private readonly Dictionary<Guid, int> _slots = [];
+    private readonly object _writeLock;
+
+    // Which slot each live customer's row is in; it reads a slot's id from the row itself.
+    private readonly SlotIndex _slots;
     private readonly Stack<int> _free = new();
     private Segment[] _segments = [];
     private int _used;
+
+    public CustomerScanColumns(object writeLock)
+    {
+        _writeLock = writeLock;
+        _slots = new SlotIndex(slot => _segments[slot >> SegmentShift].Rows[slot & (SegmentSize - 1)].Customer!.Id);
+    }
 
     /// <summary>A row removed by the write under way, cleared when the write completes unless the write replaces it.</summary>
     private (Guid Id, int Slot)? _removed;
@@ -154,8 +163,9 @@ internal sealed class CustomerScanColumns(object writeLock)
             slot = _free.Count > 0 ? _free.Pop() : NewSlot();
         }
 
-        _slots[customer.Id] = slot;
+        // The row first: the index reads the ids of the slots it holds from their rows.
         Write(slot, CustomerScanRow.For(customer));
+        _slots.Set(customer.Id, slot);
     }
 
     /// <summary>Takes the customer's row out when the write completes (an update puts its new row in first). Call under the lock.</summary>
@@ -230,7 +240,7 @@ internal sealed class CustomerScanColumns(object writeLock)
         var copy = ArrayPool<CustomerScanRow>.Shared.Rent(rows);
         try
         {
-            lock (writeLock)
+            lock (_writeLock)
             {
                 Array.Copy(segment.Rows, copy, rows);
             }

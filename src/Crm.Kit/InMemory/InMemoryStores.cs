@@ -155,20 +155,41 @@ public sealed class InMemoryCustomerStore : ICustomerStore
         _table.ConfirmVersionAsync(tenantId, id, expectedVersion, cancellationToken);
 
     /// <summary>
-    /// The copy to keep: strings that many customers share (owner, city, region, country, labels, tags, consent
-    /// sources, lifecycle reasons) point at one pooled instance. A million customers otherwise hold a million
-    /// copies of "US". Unique strings (names, emails, phones, street lines) are kept as they are.
+    /// The copy to keep. Strings that many customers share (owner, city, region, country, labels, tags, consent
+    /// sources, lifecycle reasons) point at one pooled instance: a million customers otherwise hold a million copies
+    /// of "US". Names and postcodes point at the instance the tenant's stored customers already share, counted so
+    /// that it goes with the last customer holding it (<see cref="SharedStrings"/>). Other strings (emails, phones,
+    /// street lines) are kept as they are.
     /// </summary>
-    private Customer Compact(Customer customer) => customer with
+    private Customer Compact(Customer customer)
     {
-        OwnerId = Intern(customer.OwnerId),
-        Emails = Map(customer.Emails, e => e.Label is null ? e : e with { Label = Intern(e.Label) }),
-        Phones = Map(customer.Phones, p => p.Label is null ? p : p with { Label = Intern(p.Label) }),
-        Addresses = Map(customer.Addresses, a => a with { City = Intern(a.City)!, Region = Intern(a.Region), CountryCode = Intern(a.CountryCode)!, Label = Intern(a.Label) }),
-        Tags = Map(customer.Tags, t => Intern(t)!),
-        ConsentHistory = Map(customer.ConsentHistory, c => c with { Source = Intern(c.Source)! }),
-        LifecycleHistory = Map(customer.LifecycleHistory, h => h with { Reason = Intern(h.Reason)! }),
-    };
+        // Read under the index lock, which its writers hold; a string shared here whose last holder goes before
+        // this customer is stored is simply counted again by the new holder.
+        var index = _table.Index(customer.TenantId);
+        var shared = index.Shared;
+        lock (index)
+        {
+            return customer with
+            {
+                FirstName = shared.Share(customer.FirstName),
+                LastName = shared.Share(customer.LastName),
+                OwnerId = Intern(customer.OwnerId),
+                Emails = Map(customer.Emails, e => e.Label is null ? e : e with { Label = Intern(e.Label) }),
+                Phones = Map(customer.Phones, p => p.Label is null ? p : p with { Label = Intern(p.Label) }),
+                Addresses = Map(customer.Addresses, a => a with
+                {
+                    City = Intern(a.City)!,
+                    Region = Intern(a.Region),
+                    PostalCode = shared.Share(a.PostalCode),
+                    CountryCode = Intern(a.CountryCode)!,
+                    Label = Intern(a.Label),
+                }),
+                Tags = Map(customer.Tags, t => Intern(t)!),
+                ConsentHistory = Map(customer.ConsentHistory, c => c with { Source = Intern(c.Source)! }),
+                LifecycleHistory = Map(customer.LifecycleHistory, h => h with { Reason = Intern(h.Reason)! }),
+            };
+        }
+    }
 
     private string? Intern(string? value) => value is null ? null : _database.Strings.GetOrAdd(value, value);
 

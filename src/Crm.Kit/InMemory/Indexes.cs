@@ -158,8 +158,12 @@ internal sealed class CustomerIndex : IIndexWriteCompletion
 
     public SortedChunkList<Guid> Live { get; } = new(Comparer<Guid>.Default);
 
+    /// <summary>Names and postcodes stored customers share; see <see cref="SharedStrings"/>.</summary>
+    public SharedStrings Shared { get; } = new();
+
     public void Remove(Customer customer)
     {
+        CountShared(customer, hold: false);
         if (customer.ExternalReference is { } reference)
         {
             ExternalReferences.Remove(reference);
@@ -199,6 +203,7 @@ internal sealed class CustomerIndex : IIndexWriteCompletion
 
     public void Add(Customer customer)
     {
+        CountShared(customer, hold: true);
         if (customer.ExternalReference is { } reference)
         {
             ExternalReferences[reference] = customer;
@@ -230,6 +235,29 @@ internal sealed class CustomerIndex : IIndexWriteCompletion
         }
 
         ScanRows.Add(customer);
+    }
+
+    /// <summary>Counts the strings of a customer that <see cref="Shared"/> keeps once: the ones the store shares.</summary>
+    private void CountShared(Customer customer, bool hold)
+    {
+        Count(customer.FirstName);
+        Count(customer.LastName);
+        foreach (var address in customer.Addresses)
+        {
+            Count(address.PostalCode);
+        }
+
+        void Count(string? value)
+        {
+            if (hold)
+            {
+                Shared.Hold(value);
+            }
+            else
+            {
+                Shared.Release(value);
+            }
+        }
     }
 }
 

@@ -127,7 +127,7 @@ public sealed class RowMapTests
     }
 
     /// <summary>An id whose hash code is <paramref name="number"/> mod 8: Guid's hash folds its four ints together.</summary>
-    private static Guid CollidingId(int number)
+    internal static Guid CollidingId(int number)
     {
         Span<byte> bytes = stackalloc byte[16];
         BinaryPrimitives.WriteInt32LittleEndian(bytes, number);
