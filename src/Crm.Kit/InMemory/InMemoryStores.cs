@@ -163,32 +163,33 @@ public sealed class InMemoryCustomerStore : ICustomerStore
     /// </summary>
     private Customer Compact(Customer customer)
     {
-        // Read under the index lock, which its writers hold; a string shared here whose last holder goes before
-        // this customer is stored is simply counted again by the new holder.
+        // Read under the index lock, which its writers hold, and only for as long as the reads take: lookups wait on
+        // it. A string shared here whose last holder goes before this customer is stored is simply counted again.
         var index = _table.Index(customer.TenantId);
-        var shared = index.Shared;
+        string? firstName, lastName;
+        var addresses = customer.Addresses.Count == 0 ? [] : new PostalAddress[customer.Addresses.Count];
         lock (index)
         {
-            return customer with
+            firstName = index.Shared.Share(customer.FirstName);
+            lastName = index.Shared.Share(customer.LastName);
+            for (var i = 0; i < addresses.Length; i++)
             {
-                FirstName = shared.Share(customer.FirstName),
-                LastName = shared.Share(customer.LastName),
-                OwnerId = Intern(customer.OwnerId),
-                Emails = Map(customer.Emails, e => e.Label is null ? e : e with { Label = Intern(e.Label) }),
-                Phones = Map(customer.Phones, p => p.Label is null ? p : p with { Label = Intern(p.Label) }),
-                Addresses = Map(customer.Addresses, a => a with
-                {
-                    City = Intern(a.City)!,
-                    Region = Intern(a.Region),
-                    PostalCode = shared.Share(a.PostalCode),
-                    CountryCode = Intern(a.CountryCode)!,
-                    Label = Intern(a.Label),
-                }),
-                Tags = Map(customer.Tags, t => Intern(t)!),
-                ConsentHistory = Map(customer.ConsentHistory, c => c with { Source = Intern(c.Source)! }),
-                LifecycleHistory = Map(customer.LifecycleHistory, h => h with { Reason = Intern(h.Reason)! }),
-            };
+                addresses[i] = customer.Addresses[i] with { PostalCode = index.Shared.Share(customer.Addresses[i].PostalCode) };
+            }
         }
+
+        return customer with
+        {
+            FirstName = firstName,
+            LastName = lastName,
+            OwnerId = Intern(customer.OwnerId),
+            Emails = Map(customer.Emails, e => e.Label is null ? e : e with { Label = Intern(e.Label) }),
+            Phones = Map(customer.Phones, p => p.Label is null ? p : p with { Label = Intern(p.Label) }),
+            Addresses = Map(addresses, a => a with { City = Intern(a.City)!, Region = Intern(a.Region), CountryCode = Intern(a.CountryCode)!, Label = Intern(a.Label) }),
+            Tags = Map(customer.Tags, t => Intern(t)!),
+            ConsentHistory = Map(customer.ConsentHistory, c => c with { Source = Intern(c.Source)! }),
+            LifecycleHistory = Map(customer.LifecycleHistory, h => h with { Reason = Intern(h.Reason)! }),
+        };
     }
 
     private string? Intern(string? value) => value is null ? null : _database.Strings.GetOrAdd(value, value);
