@@ -76,10 +76,7 @@ internal sealed class PooledSummaries
         // next), and a fit that ends at the limit of double precision must not succeed on one and fail on another.
         var pooled = counts.ToArray();
         Array.Sort(pooled, static (a, b) =>
-            a.Key.Frequency != b.Key.Frequency ? a.Key.Frequency.CompareTo(b.Key.Frequency)
-            : a.Key.Recency != b.Key.Recency ? a.Key.Recency.CompareTo(b.Key.Recency)
-            : a.Key.Age != b.Key.Age ? a.Key.Age.CompareTo(b.Key.Age)
-            : a.Key.AverageRepeatValue.CompareTo(b.Key.AverageRepeatValue));
+            (a.Key.Frequency, a.Key.Recency, a.Key.Age, a.Key.AverageRepeatValue).CompareTo((b.Key.Frequency, b.Key.Recency, b.Key.Age, b.Key.AverageRepeatValue)));
         var rows = pooled.Length;
         var frequency = new int[rows];
         var recency = new double[rows];

@@ -163,8 +163,9 @@ public sealed class InMemoryCustomerStore : ICustomerStore
     /// </summary>
     private Customer Compact(Customer customer)
     {
-        // Read under the index lock, which its writers hold, and only for as long as the reads take: lookups wait on
-        // it. A string shared here whose last holder goes before this customer is stored is simply counted again.
+        // Shared strings are read under the index lock, which its writers hold; lookups wait on it, so it covers only
+        // these few reads and copies. A string shared here whose last holder goes before this customer is stored is
+        // simply counted again.
         var index = _table.Index(customer.TenantId);
         string? firstName, lastName;
         var addresses = customer.Addresses.Count == 0 ? [] : new PostalAddress[customer.Addresses.Count];
@@ -174,7 +175,15 @@ public sealed class InMemoryCustomerStore : ICustomerStore
             lastName = index.Shared.Share(customer.LastName);
             for (var i = 0; i < addresses.Length; i++)
             {
-                addresses[i] = customer.Addresses[i] with { PostalCode = index.Shared.Share(customer.Addresses[i].PostalCode) };
+                var address = customer.Addresses[i];
+                addresses[i] = address with
+                {
+                    City = Intern(address.City)!,
+                    Region = Intern(address.Region),
+                    PostalCode = index.Shared.Share(address.PostalCode),
+                    CountryCode = Intern(address.CountryCode)!,
+                    Label = Intern(address.Label),
+                };
             }
         }
 
@@ -185,7 +194,7 @@ public sealed class InMemoryCustomerStore : ICustomerStore
             OwnerId = Intern(customer.OwnerId),
             Emails = Map(customer.Emails, e => e.Label is null ? e : e with { Label = Intern(e.Label) }),
             Phones = Map(customer.Phones, p => p.Label is null ? p : p with { Label = Intern(p.Label) }),
-            Addresses = Map(addresses, a => a with { City = Intern(a.City)!, Region = Intern(a.Region), CountryCode = Intern(a.CountryCode)!, Label = Intern(a.Label) }),
+            Addresses = addresses,
             Tags = Map(customer.Tags, t => Intern(t)!),
             ConsentHistory = Map(customer.ConsentHistory, c => c with { Source = Intern(c.Source)! }),
             LifecycleHistory = Map(customer.LifecycleHistory, h => h with { Reason = Intern(h.Reason)! }),

@@ -240,23 +240,11 @@ internal sealed class CustomerIndex : IIndexWriteCompletion
     /// <summary>Counts the strings of a customer that <see cref="Shared"/> keeps once: the ones the store shares.</summary>
     private void CountShared(Customer customer, bool hold)
     {
-        Count(customer.FirstName);
-        Count(customer.LastName);
+        Shared.Count(customer.FirstName, hold);
+        Shared.Count(customer.LastName, hold);
         foreach (var address in customer.Addresses)
         {
-            Count(address.PostalCode);
-        }
-
-        void Count(string? value)
-        {
-            if (hold)
-            {
-                Shared.Hold(value);
-            }
-            else
-            {
-                Shared.Release(value);
-            }
+            Shared.Count(address.PostalCode, hold);
         }
     }
 }

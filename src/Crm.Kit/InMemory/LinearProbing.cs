@@ -2,7 +2,7 @@ using System.Runtime.CompilerServices;
 
 namespace Crm.Kit.InMemory;
 
-/// <summary>The slot arithmetic the in-memory open-addressing tables (<see cref="RowMap{T}"/>, <see cref="TextMap{TValue, TText}"/>) share.</summary>
+/// <summary>The slot arithmetic the in-memory open-addressing tables (<see cref="RowMap{T}"/>, <see cref="TextMap{TValue, TText}"/>, <see cref="SlotIndex"/>) share.</summary>
 internal static class LinearProbing
 {
     /// <summary>
@@ -11,6 +11,10 @@ internal static class LinearProbing
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int Home(int hash, int length) => (int)(((ulong)((uint)hash * 0x9E3779B9u) * (uint)length) >> 32);
+
+    /// <summary>Where an id's probe starts; Guid's own hash code folds all 128 bits.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int Home(Guid id, int length) => Home(id.GetHashCode(), length);
 
     /// <summary>The slot after <paramref name="i"/>, going round the end of the table.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -41,7 +41,7 @@ internal sealed class RowMap<T>
     public bool TryGetValue(Guid id, [MaybeNullWhen(false)] out T row)
     {
         var slots = _slots;
-        for (var i = Home(id, slots.Length); ; i = LinearProbing.Next(i, slots.Length))
+        for (var i = LinearProbing.Home(id, slots.Length); ; i = LinearProbing.Next(i, slots.Length))
         {
             ref var slot = ref slots[i];
 
@@ -80,7 +80,7 @@ internal sealed class RowMap<T>
         }
 
         var slots = _slots;
-        for (var i = Home(id, slots.Length); ; i = LinearProbing.Next(i, slots.Length))
+        for (var i = LinearProbing.Home(id, slots.Length); ; i = LinearProbing.Next(i, slots.Length))
         {
             ref var slot = ref slots[i];
             var value = slot.Value;
@@ -111,7 +111,7 @@ internal sealed class RowMap<T>
     public bool Remove(Guid id)
     {
         var slots = _slots;
-        for (var i = Home(id, slots.Length); ; i = LinearProbing.Next(i, slots.Length))
+        for (var i = LinearProbing.Home(id, slots.Length); ; i = LinearProbing.Next(i, slots.Length))
         {
             ref var slot = ref slots[i];
             var value = slot.Value;
@@ -134,10 +134,6 @@ internal sealed class RowMap<T>
         }
     }
 
-    // Guid's own hash code folds all 128 bits.
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int Home(Guid id, int length) => LinearProbing.Home(id.GetHashCode(), length);
-
     /// <summary>Copies the live rows into a new array, dropping removed markers, and publishes it.</summary>
     private void Rebuild()
     {
@@ -151,7 +147,7 @@ internal sealed class RowMap<T>
                 continue;
             }
 
-            var i = Home(slot.Id, fresh.Length);
+            var i = LinearProbing.Home(slot.Id, fresh.Length);
             while (fresh[i].Value is not null)
             {
                 i = LinearProbing.Next(i, fresh.Length);

@@ -29,20 +29,20 @@ internal sealed class SharedStrings
         return _holders.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(value, out var shared, out _) ? shared : value;
     }
 
-    /// <summary>Counts one more stored customer holding <paramref name="value"/>.</summary>
-    public void Hold(string? value)
-    {
-        if (value is not null)
-        {
-            CollectionsMarshal.GetValueRefOrAddDefault(_holders, value, out _)++;
-        }
-    }
-
-    /// <summary>Counts one stored customer fewer holding <paramref name="value"/>; the last one takes it out.</summary>
-    public void Release(string? value)
+    /// <summary>
+    /// Counts a stored customer that starts (<paramref name="hold"/>) or stops holding <paramref name="value"/>; the
+    /// last one to stop takes it out.
+    /// </summary>
+    public void Count(string? value, bool hold)
     {
         if (value is null)
         {
+            return;
+        }
+
+        if (hold)
+        {
+            CollectionsMarshal.GetValueRefOrAddDefault(_holders, value, out _)++;
             return;
         }
 
@@ -52,9 +52,6 @@ internal sealed class SharedStrings
             _holders.Remove(value);
         }
     }
-
-    /// <summary>How many distinct strings are held; for tests.</summary>
-    public int Count => _holders.Count;
 
     /// <summary>Whether some stored customer holds <paramref name="value"/>; for tests.</summary>
     public bool IsHeld(string value) => _holders.ContainsKey(value);

@@ -41,7 +41,7 @@ internal sealed class SlotIndex(Func<int, Guid> idOfSlot)
             Resize(_entries.Length * 2);
         }
 
-        Place(_entries, slot, Home(id, _entries.Length));
+        Place(_entries, slot, LinearProbing.Home(id, _entries.Length));
         Count++;
     }
 
@@ -62,7 +62,7 @@ internal sealed class SlotIndex(Func<int, Guid> idOfSlot)
         var gap = i;
         for (var j = LinearProbing.Next(gap, size); _entries[j] != 0; j = LinearProbing.Next(j, size))
         {
-            var home = Home(idOfSlot(_entries[j] - 1), size);
+            var home = LinearProbing.Home(idOfSlot(_entries[j] - 1), size);
             if (LinearProbing.Distance(home, j, size) >= LinearProbing.Distance(gap, j, size))
             {
                 _entries[gap] = _entries[j];
@@ -78,7 +78,7 @@ internal sealed class SlotIndex(Func<int, Guid> idOfSlot)
     private int Find(Guid id)
     {
         var size = _entries.Length;
-        for (var i = Home(id, size); _entries[i] != 0; i = LinearProbing.Next(i, size))
+        for (var i = LinearProbing.Home(id, size); _entries[i] != 0; i = LinearProbing.Next(i, size))
         {
             if (idOfSlot(_entries[i] - 1) == id)
             {
@@ -96,7 +96,7 @@ internal sealed class SlotIndex(Func<int, Guid> idOfSlot)
         {
             if (entry != 0)
             {
-                Place(fresh, entry - 1, Home(idOfSlot(entry - 1), capacity));
+                Place(fresh, entry - 1, LinearProbing.Home(idOfSlot(entry - 1), capacity));
             }
         }
 
@@ -113,6 +113,4 @@ internal sealed class SlotIndex(Func<int, Guid> idOfSlot)
 
         entries[i] = slot + 1;
     }
-
-    private static int Home(Guid id, int length) => LinearProbing.Home(id.GetHashCode(), length);
 }
