@@ -156,7 +156,8 @@ public class LoyaltyBalanceBenchmarks : InMemoryLoyaltyBenchmark
 /// hand-written SQL doing the same writes per posting (lock the account, check the key, insert the entry and the
 /// lot, update the account, commit) on prepared commands. Members rotate over 1,000 accounts. Crm.Kit runs twice:
 /// with the context registered by <c>AddDbContext</c> (a new context per scope, as in the other benchmarks) and by
-/// <c>AddDbContextPool</c>, which EF Core recommends for hot paths.
+/// <c>AddDbContextPool</c>, which EF Core recommends for hot paths. The same statements also run on SQLite's C API
+/// (<see cref="SqliteCApi"/>), the floor any .NET code has on this SQLite and disk.
 /// </summary>
 [MemoryDiagnoser]
 // Every posting waits for the disk at commit, and this disk's flush time wanders: ten iterations, not three.
@@ -252,6 +253,48 @@ public class SqliteLoyaltyPostingBenchmarks
         }
     }
 
+    /// <summary>The same statements as <see cref="HandWrittenSql"/> on SQLite's C API: what SQLite alone costs here.</summary>
+    [Benchmark(OperationsPerInvoke = Postings)]
+    public void SqliteCApi()
+    {
+        using var database = new NativeSqlite(_database.Path);
+        using var begin = database.Prepare("BEGIN");
+        using var commit = database.Prepare("COMMIT");
+        using var lockAccount = database.Prepare("UPDATE crm_loyalty_accounts SET Version = Version WHERE Id = ?1 AND TenantId = 'default'");
+        using var readAccount = database.Prepare("SELECT Version, Balance, LifetimePoints, EntryCount FROM crm_loyalty_accounts WHERE Id = ?1 AND TenantId = 'default'");
+        using var findKey = database.Prepare("SELECT 1 FROM crm_loyalty_entries WHERE TenantId = 'default' AND AccountId = ?1 AND IdempotencyKey = ?2");
+        using var insertEntry = database.Prepare(
+            "INSERT INTO crm_loyalty_entries (Id, TenantId, AccountId, Sequence, Kind, Points, BalanceAfter, IdempotencyKey, At, Source, QualifyingPoints, QualifyingSpend, Shortfall) " +
+            "VALUES (?1, 'default', ?2, ?3, 0, ?4, ?5, ?6, ?7, 'partner', 0, '0.0', 0)");
+        using var insertLot = database.Prepare(
+            "INSERT INTO crm_loyalty_lots (Id, TenantId, AccountId, Points, Remaining, Expired, Open, EarnedAt, AvailableAt, ExpiresAt) VALUES (?1, 'default', ?2, ?3, ?3, 0, 1, ?4, ?4, ?5)");
+        using var updateAccount = database.Prepare(
+            "UPDATE crm_loyalty_accounts SET Version = ?1 + 1, Balance = ?2, LifetimePoints = ?3, EntryCount = ?4, PendingAsOf = ?5 WHERE Id = ?6 AND Version = ?1");
+        for (var i = 0; i < Postings; i++)
+        {
+            var account = _accounts[(int)(++_next % _accounts.Length)].ToString().ToUpperInvariant();
+            var key = "n" + _next.ToString(CultureInfo.InvariantCulture);
+            var now = DateTimeOffset.UtcNow;
+            begin.Run();
+            lockAccount.Bind(1, account).Run();
+            readAccount.Bind(1, account).Step();
+            var (version, balance, lifetime, count) = (readAccount.Int64(0), readAccount.Int64(1), readAccount.Int64(2), readAccount.Int64(3));
+            readAccount.Reset();
+            var known = findKey.Bind(1, account).Bind(2, key).Step();
+            findKey.Reset();
+            if (!known)
+            {
+                var points = 1 + (i & 7);
+                var id = Guid.CreateVersion7(now).ToString().ToUpperInvariant();
+                insertEntry.Bind(1, id).Bind(2, account).Bind(3, count + 1).Bind(4, points).Bind(5, balance + points).Bind(6, key).Bind(7, now.UtcTicks).Run();
+                insertLot.Bind(1, id).Bind(2, account).Bind(3, points).Bind(4, now.UtcTicks).Bind(5, now.AddMonths(24).UtcTicks).Run();
+                updateAccount.Bind(1, version).Bind(2, balance + points).Bind(3, lifetime + points).Bind(4, count + 1).Bind(5, now.UtcTicks).Bind(6, account).Run();
+            }
+
+            commit.Run();
+        }
+    }
+
     [Benchmark(OperationsPerInvoke = Postings)]
     public Task CrmKitEarn() => EarnAsync(_database.Provider, "c");
 
@@ -275,7 +318,8 @@ public class SqliteLoyaltyPostingBenchmarks
 /// LoyaltyManager.ImportAsync (validation, grouping by account, batches of 2,000 per transaction, lock, key check,
 /// bulk insert of entries and lots, account updates) against hand-written ADO.NET doing the same writes in the same
 /// order on prepared commands in transactions of 2,000 lines. Each iteration imports new keys into the same
-/// database. Throughput is 100,000 divided by the mean.
+/// database, and the same writes also run on SQLite's C API (<see cref="SqliteCApi"/>), the floor under any .NET
+/// code. Throughput is 100,000 divided by the mean.
 /// </summary>
 [MemoryDiagnoser]
 [SimpleJob(launchCount: 1, warmupCount: 1, iterationCount: 3, invocationCount: 1, id: "Import")]
@@ -367,6 +411,69 @@ public class SqliteLoyaltyImportBenchmarks
             }
 
             transaction.Commit();
+        }
+    }
+
+    /// <summary>The same writes as <see cref="HandWrittenSql"/> on SQLite's C API: what SQLite alone costs here.</summary>
+    [Benchmark]
+    public void SqliteCApi()
+    {
+        var round = "n" + (++_round).ToString(CultureInfo.InvariantCulture) + "-";
+        var earnedAt = DateTimeOffset.UtcNow.AddDays(-30);
+        using var database = new NativeSqlite(_database.Path);
+        var accounts = new Dictionary<string, (string Id, long Version, long Balance, long Lifetime, long Count)>();
+        using (var read = database.Prepare("SELECT CustomerId, Id, Version, Balance, LifetimePoints, EntryCount FROM crm_loyalty_accounts WHERE TenantId = 'default'"))
+        {
+            while (read.Step())
+            {
+                accounts[read.Text(0)] = (read.Text(1), read.Int64(2), read.Int64(3), read.Int64(4), read.Int64(5));
+            }
+        }
+
+        var customerKeys = _members.Select(m => m.ToString().ToUpperInvariant()).ToArray();
+        var order = Enumerable.Range(0, Lines).OrderBy(i => accounts[customerKeys[i % Members]].Id, StringComparer.Ordinal).ToArray();
+        using var begin = database.Prepare("BEGIN");
+        using var commit = database.Prepare("COMMIT");
+        using var findKey = database.Prepare("SELECT 1 FROM crm_loyalty_entries WHERE TenantId = 'default' AND AccountId = ?1 AND IdempotencyKey = ?2");
+        using var insertEntry = database.Prepare(
+            "INSERT INTO crm_loyalty_entries (Id, TenantId, AccountId, Sequence, Kind, Points, BalanceAfter, IdempotencyKey, At, Source, QualifyingPoints, QualifyingSpend, Shortfall) " +
+            "VALUES (?1, 'default', ?2, ?3, 0, ?4, ?5, ?6, ?7, 'legacy', 0, '0.0', 0)");
+        using var insertLot = database.Prepare(
+            "INSERT INTO crm_loyalty_lots (Id, TenantId, AccountId, Points, Remaining, Expired, Open, EarnedAt, AvailableAt, ExpiresAt) VALUES (?1, 'default', ?2, ?3, ?3, 0, 1, ?4, ?4, ?5)");
+        using var updateAccount = database.Prepare("UPDATE crm_loyalty_accounts SET Version = ?1 + 1, Balance = ?2, LifetimePoints = ?3, EntryCount = ?4 WHERE Id = ?5 AND Version = ?1");
+        for (var start = 0; start < Lines; start += LoyaltyManager.ImportBatchSize)
+        {
+            begin.Run();
+            var touched = new HashSet<string>();
+            for (var line = start; line < start + LoyaltyManager.ImportBatchSize; line++)
+            {
+                var i = order[line];
+                var customer = customerKeys[i % Members];
+                var (id, version, balance, lifetime, count) = accounts[customer];
+                var key = round + i.ToString(CultureInfo.InvariantCulture);
+                var known = findKey.Bind(1, id).Bind(2, key).Step();
+                findKey.Reset();
+                if (known)
+                {
+                    continue;
+                }
+
+                var points = 1 + (i % 50);
+                var entryId = Guid.CreateVersion7().ToString().ToUpperInvariant();
+                insertEntry.Bind(1, entryId).Bind(2, id).Bind(3, count + 1).Bind(4, points).Bind(5, balance + points).Bind(6, key).Bind(7, earnedAt.UtcTicks).Run();
+                insertLot.Bind(1, entryId).Bind(2, id).Bind(3, points).Bind(4, earnedAt.UtcTicks).Bind(5, earnedAt.AddMonths(24).UtcTicks).Run();
+                accounts[customer] = (id, version, balance + points, lifetime + points, count + 1);
+                touched.Add(customer);
+            }
+
+            foreach (var customer in touched)
+            {
+                var (id, version, balance, lifetime, count) = accounts[customer];
+                updateAccount.Bind(1, version).Bind(2, balance).Bind(3, lifetime).Bind(4, count).Bind(5, id).Run();
+                accounts[customer] = (id, version + 1, balance, lifetime, count);
+            }
+
+            commit.Run();
         }
     }
 
