@@ -64,6 +64,8 @@ public class SqliteImportBenchmarks
     private List<CustomerDraft> _drafts = [];
     private List<Customer> _normalized = [];
     private SqliteBenchDatabase? _database;
+    private string?[][] _rows = [];
+    private (string Kind, string Value, string Id, string TenantId)[][] _batchKeys = [];
 
     [GlobalSetup]
     public async Task SetupAsync()
@@ -90,9 +92,6 @@ public class SqliteImportBenchmarks
         })];
         _batchKeys = [.. Enumerable.Range(0, Count / BatchSize).Select(b => Keys(_normalized.GetRange(b * BatchSize, BatchSize)).ToArray())];
     }
-
-    private string?[][] _rows = [];
-    private (string Kind, string Value, string Id, string TenantId)[][] _batchKeys = [];
 
     /// <summary>A batch's lookup keys in the keys' own order, as Crm.Kit writes them.</summary>
     private static IEnumerable<(string Kind, string Value, string Id, string TenantId)> Keys(IEnumerable<Customer> batch) =>
