@@ -201,17 +201,13 @@ public class SqliteLoyaltyPostingBenchmarks
     {
         using var connection = new SqliteConnection(_database.ConnectionString);
         connection.Open();
-        using var lockAccount = SqliteCommands.Create(connection, null, "UPDATE crm_loyalty_accounts SET Version = Version WHERE Id = $id AND TenantId = 'default'", "$id");
-        using var readAccount = SqliteCommands.Create(connection, null, "SELECT Version, Balance, LifetimePoints, EntryCount FROM crm_loyalty_accounts WHERE Id = $id AND TenantId = 'default'", "$id");
-        using var findKey = SqliteCommands.Create(connection, null, "SELECT 1 FROM crm_loyalty_entries WHERE TenantId = 'default' AND AccountId = $a AND IdempotencyKey = $k", "$a", "$k");
-        using var insertEntry = SqliteCommands.Create(connection, null,
-            "INSERT INTO crm_loyalty_entries (Id, TenantId, AccountId, Sequence, Kind, Points, BalanceAfter, IdempotencyKey, At, Source, QualifyingPoints, QualifyingSpend, Shortfall) " +
-            "VALUES ($id, 'default', $a, $s, 0, $p, $b, $k, $at, 'partner', 0, '0.0', 0)", "$id", "$a", "$s", "$p", "$b", "$k", "$at");
-        using var insertLot = SqliteCommands.Create(connection, null,
-            "INSERT INTO crm_loyalty_lots (Id, TenantId, AccountId, Points, Remaining, Expired, Open, EarnedAt, AvailableAt, ExpiresAt) VALUES ($id, 'default', $a, $p, $p, 0, 1, $at, $at, $x)",
+        using var lockAccount = SqliteCommands.Create(connection, null, LoyaltySql.LockAccount, "$id");
+        using var readAccount = SqliteCommands.Create(connection, null, LoyaltySql.ReadAccount, "$id");
+        using var findKey = SqliteCommands.Create(connection, null, LoyaltySql.FindKey, "$a", "$k");
+        using var insertEntry = SqliteCommands.Create(connection, null, LoyaltySql.InsertPartnerEntry, "$id", "$a", "$s", "$p", "$b", "$k", "$at");
+        using var insertLot = SqliteCommands.Create(connection, null, LoyaltySql.InsertLot,
             "$id", "$a", "$p", "$at", "$x");
-        using var updateAccount = SqliteCommands.Create(connection, null,
-            "UPDATE crm_loyalty_accounts SET Version = $v + 1, Balance = $b, LifetimePoints = $l, EntryCount = $s, PendingAsOf = $at WHERE Id = $id AND Version = $v",
+        using var updateAccount = SqliteCommands.Create(connection, null, LoyaltySql.UpdateAccountAfterPosting,
             "$v", "$b", "$l", "$s", "$at", "$id");
         for (var i = 0; i < Postings; i++)
         {
@@ -260,16 +256,12 @@ public class SqliteLoyaltyPostingBenchmarks
         using var database = new NativeSqlite(_database.Path);
         using var begin = database.Prepare("BEGIN");
         using var commit = database.Prepare("COMMIT");
-        using var lockAccount = database.Prepare("UPDATE crm_loyalty_accounts SET Version = Version WHERE Id = ?1 AND TenantId = 'default'");
-        using var readAccount = database.Prepare("SELECT Version, Balance, LifetimePoints, EntryCount FROM crm_loyalty_accounts WHERE Id = ?1 AND TenantId = 'default'");
-        using var findKey = database.Prepare("SELECT 1 FROM crm_loyalty_entries WHERE TenantId = 'default' AND AccountId = ?1 AND IdempotencyKey = ?2");
-        using var insertEntry = database.Prepare(
-            "INSERT INTO crm_loyalty_entries (Id, TenantId, AccountId, Sequence, Kind, Points, BalanceAfter, IdempotencyKey, At, Source, QualifyingPoints, QualifyingSpend, Shortfall) " +
-            "VALUES (?1, 'default', ?2, ?3, 0, ?4, ?5, ?6, ?7, 'partner', 0, '0.0', 0)");
-        using var insertLot = database.Prepare(
-            "INSERT INTO crm_loyalty_lots (Id, TenantId, AccountId, Points, Remaining, Expired, Open, EarnedAt, AvailableAt, ExpiresAt) VALUES (?1, 'default', ?2, ?3, ?3, 0, 1, ?4, ?4, ?5)");
-        using var updateAccount = database.Prepare(
-            "UPDATE crm_loyalty_accounts SET Version = ?1 + 1, Balance = ?2, LifetimePoints = ?3, EntryCount = ?4, PendingAsOf = ?5 WHERE Id = ?6 AND Version = ?1");
+        using var lockAccount = database.Prepare(LoyaltySql.LockAccount);
+        using var readAccount = database.Prepare(LoyaltySql.ReadAccount);
+        using var findKey = database.Prepare(LoyaltySql.FindKey);
+        using var insertEntry = database.Prepare(LoyaltySql.InsertPartnerEntry);
+        using var insertLot = database.Prepare(LoyaltySql.InsertLot);
+        using var updateAccount = database.Prepare(LoyaltySql.UpdateAccountAfterPosting);
         for (var i = 0; i < Postings; i++)
         {
             var account = _accounts[(int)(++_next % _accounts.Length)].ToString().ToUpperInvariant();
@@ -352,7 +344,7 @@ public class SqliteLoyaltyImportBenchmarks
         var accounts = new Dictionary<string, (string Id, long Version, long Balance, long Lifetime, long Count)>();
         using (var read = connection.CreateCommand())
         {
-            read.CommandText = "SELECT CustomerId, Id, Version, Balance, LifetimePoints, EntryCount FROM crm_loyalty_accounts WHERE TenantId = 'default'";
+            read.CommandText = LoyaltySql.ReadAccounts;
             using var reader = read.ExecuteReader();
             while (reader.Read())
             {
@@ -368,15 +360,11 @@ public class SqliteLoyaltyImportBenchmarks
         for (var start = 0; start < Lines; start += LoyaltyManager.ImportBatchSize)
         {
             using var transaction = connection.BeginTransaction();
-            using var findKey = SqliteCommands.Create(connection, transaction, "SELECT 1 FROM crm_loyalty_entries WHERE TenantId = 'default' AND AccountId = $a AND IdempotencyKey = $k", "$a", "$k");
-            using var insertEntry = SqliteCommands.Create(connection, transaction,
-                "INSERT INTO crm_loyalty_entries (Id, TenantId, AccountId, Sequence, Kind, Points, BalanceAfter, IdempotencyKey, At, Source, QualifyingPoints, QualifyingSpend, Shortfall) " +
-                "VALUES ($id, 'default', $a, $s, 0, $p, $b, $k, $at, 'legacy', 0, '0.0', 0)", "$id", "$a", "$s", "$p", "$b", "$k", "$at");
-            using var insertLot = SqliteCommands.Create(connection, transaction,
-                "INSERT INTO crm_loyalty_lots (Id, TenantId, AccountId, Points, Remaining, Expired, Open, EarnedAt, AvailableAt, ExpiresAt) VALUES ($id, 'default', $a, $p, $p, 0, 1, $at, $at, $x)",
+            using var findKey = SqliteCommands.Create(connection, transaction, LoyaltySql.FindKey, "$a", "$k");
+            using var insertEntry = SqliteCommands.Create(connection, transaction, LoyaltySql.InsertLegacyEntry, "$id", "$a", "$s", "$p", "$b", "$k", "$at");
+            using var insertLot = SqliteCommands.Create(connection, transaction, LoyaltySql.InsertLot,
                 "$id", "$a", "$p", "$at", "$x");
-            using var updateAccount = SqliteCommands.Create(connection, transaction,
-                "UPDATE crm_loyalty_accounts SET Version = $v + 1, Balance = $b, LifetimePoints = $l, EntryCount = $s WHERE Id = $id AND Version = $v",
+            using var updateAccount = SqliteCommands.Create(connection, transaction, LoyaltySql.UpdateAccountAfterImport,
                 "$v", "$b", "$l", "$s", "$id");
             var touched = new HashSet<string>();
             for (var line = start; line < start + LoyaltyManager.ImportBatchSize; line++)
@@ -422,7 +410,7 @@ public class SqliteLoyaltyImportBenchmarks
         var earnedAt = DateTimeOffset.UtcNow.AddDays(-30);
         using var database = new NativeSqlite(_database.Path);
         var accounts = new Dictionary<string, (string Id, long Version, long Balance, long Lifetime, long Count)>();
-        using (var read = database.Prepare("SELECT CustomerId, Id, Version, Balance, LifetimePoints, EntryCount FROM crm_loyalty_accounts WHERE TenantId = 'default'"))
+        using (var read = database.Prepare(LoyaltySql.ReadAccounts))
         {
             while (read.Step())
             {
@@ -434,13 +422,10 @@ public class SqliteLoyaltyImportBenchmarks
         var order = Enumerable.Range(0, Lines).OrderBy(i => accounts[customerKeys[i % Members]].Id, StringComparer.Ordinal).ToArray();
         using var begin = database.Prepare("BEGIN");
         using var commit = database.Prepare("COMMIT");
-        using var findKey = database.Prepare("SELECT 1 FROM crm_loyalty_entries WHERE TenantId = 'default' AND AccountId = ?1 AND IdempotencyKey = ?2");
-        using var insertEntry = database.Prepare(
-            "INSERT INTO crm_loyalty_entries (Id, TenantId, AccountId, Sequence, Kind, Points, BalanceAfter, IdempotencyKey, At, Source, QualifyingPoints, QualifyingSpend, Shortfall) " +
-            "VALUES (?1, 'default', ?2, ?3, 0, ?4, ?5, ?6, ?7, 'legacy', 0, '0.0', 0)");
-        using var insertLot = database.Prepare(
-            "INSERT INTO crm_loyalty_lots (Id, TenantId, AccountId, Points, Remaining, Expired, Open, EarnedAt, AvailableAt, ExpiresAt) VALUES (?1, 'default', ?2, ?3, ?3, 0, 1, ?4, ?4, ?5)");
-        using var updateAccount = database.Prepare("UPDATE crm_loyalty_accounts SET Version = ?1 + 1, Balance = ?2, LifetimePoints = ?3, EntryCount = ?4 WHERE Id = ?5 AND Version = ?1");
+        using var findKey = database.Prepare(LoyaltySql.FindKey);
+        using var insertEntry = database.Prepare(LoyaltySql.InsertLegacyEntry);
+        using var insertLot = database.Prepare(LoyaltySql.InsertLot);
+        using var updateAccount = database.Prepare(LoyaltySql.UpdateAccountAfterImport);
         for (var start = 0; start < Lines; start += LoyaltyManager.ImportBatchSize)
         {
             begin.Run();
@@ -488,6 +473,39 @@ public class SqliteLoyaltyImportBenchmarks
         await using var scope = _database.Provider.CreateAsyncScope();
         return await scope.ServiceProvider.GetRequiredService<LoyaltyManager>().ImportAsync(lines);
     }
+}
+
+/// <summary>
+/// The SQL of the hand-written baselines, shared by their ADO.NET and C-API versions. SQLite numbers named parameters
+/// by first appearance, so the C API binds <c>$id</c>, <c>$a</c>, … by position in that order.
+/// </summary>
+internal static class LoyaltySql
+{
+    public const string LockAccount = "UPDATE crm_loyalty_accounts SET Version = Version WHERE Id = $id AND TenantId = 'default'";
+
+    public const string ReadAccount = "SELECT Version, Balance, LifetimePoints, EntryCount FROM crm_loyalty_accounts WHERE Id = $id AND TenantId = 'default'";
+
+    public const string ReadAccounts = "SELECT CustomerId, Id, Version, Balance, LifetimePoints, EntryCount FROM crm_loyalty_accounts WHERE TenantId = 'default'";
+
+    public const string FindKey = "SELECT 1 FROM crm_loyalty_entries WHERE TenantId = 'default' AND AccountId = $a AND IdempotencyKey = $k";
+
+    public const string InsertPartnerEntry = InsertEntry + "'partner', 0, '0.0', 0)";
+
+    public const string InsertLegacyEntry = InsertEntry + "'legacy', 0, '0.0', 0)";
+
+    public const string InsertLot =
+        "INSERT INTO crm_loyalty_lots (Id, TenantId, AccountId, Points, Remaining, Expired, Open, EarnedAt, AvailableAt, ExpiresAt) VALUES ($id, 'default', $a, $p, $p, 0, 1, $at, $at, $x)";
+
+    public const string UpdateAccountAfterPosting =
+        "UPDATE crm_loyalty_accounts SET Version = $v + 1, Balance = $b, LifetimePoints = $l, EntryCount = $s, PendingAsOf = $at WHERE Id = $id AND Version = $v";
+
+    public const string UpdateAccountAfterImport =
+        "UPDATE crm_loyalty_accounts SET Version = $v + 1, Balance = $b, LifetimePoints = $l, EntryCount = $s WHERE Id = $id AND Version = $v";
+
+    // An earning entry up to its source, which each benchmark names.
+    private const string InsertEntry =
+        "INSERT INTO crm_loyalty_entries (Id, TenantId, AccountId, Sequence, Kind, Points, BalanceAfter, IdempotencyKey, At, Source, QualifyingPoints, QualifyingSpend, Shortfall) " +
+        "VALUES ($id, 'default', $a, $s, 0, $p, $b, $k, $at, ";
 }
 
 /// <summary>Prepared-command helpers for the hand-written baselines.</summary>

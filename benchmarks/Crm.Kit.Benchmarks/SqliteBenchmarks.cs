@@ -61,6 +61,14 @@ public class SqliteImportBenchmarks
 {
     private const int Count = 100_000;
     private const int BatchSize = 5_000;
+
+    // Shared by the ADO.NET and C-API baselines; SQLite numbers named parameters by first appearance, so the C API
+    // binds them by position in that order.
+    private const string InsertCustomer =
+        "INSERT INTO crm_customers (Id, TenantId, Version, Kind, FirstName, LastName, ExternalReference, OwnerId, LifecycleStage, OrderCount, TotalSpent, AverageOrderValue, CreatedAt, UpdatedAt, Document, ConsentFlags) " +
+        "VALUES ($id, $t, 1, 0, $f, $l, $x, $o, $s, 0, '0.0', '0.0', $c, $c, $d, $cf)";
+
+    private const string InsertKey = "INSERT INTO crm_customer_keys (TenantId, Kind, Value, CustomerId) VALUES ($t, $k, $v, $id)";
     private List<CustomerDraft> _drafts = [];
     private List<Customer> _normalized = [];
     private SqliteBenchDatabase? _database;
@@ -83,17 +91,23 @@ public class SqliteImportBenchmarks
         await provider.DisposeAsync();
 
         // The C-API baseline gets every value already as text and each batch's keys already in order: SQLite alone.
-        _rows = [.. _normalized.Select(c => new[]
-        {
-            c.Id.ToString().ToUpperInvariant(), c.TenantId, c.FirstName, c.LastName, c.ExternalReference, c.OwnerId,
-            ((int)c.LifecycleStage).ToString(CultureInfo.InvariantCulture), c.CreatedAt.UtcTicks.ToString(CultureInfo.InvariantCulture),
-            JsonSerializer.Serialize(new { c.Emails, c.Phones, c.Addresses, c.Tags, c.Attributes, c.LifecycleHistory, c.ConsentHistory }),
-            ConsentFlags(c).ToString(CultureInfo.InvariantCulture),
-        })];
+        _rows = [.. _normalized.Select(RowValues)];
         _batchKeys = [.. Enumerable.Range(0, Count / BatchSize).Select(b => Keys(_normalized.GetRange(b * BatchSize, BatchSize)).ToArray())];
     }
 
-    /// <summary>A batch's lookup keys in the keys' own order, as Crm.Kit writes them.</summary>
+    /// <summary>A customer's row as <see cref="InsertCustomer"/>'s parameters take it, in order, all text.</summary>
+    private static string?[] RowValues(Customer c) =>
+    [
+        c.Id.ToString().ToUpperInvariant(), c.TenantId, c.FirstName, c.LastName, c.ExternalReference, c.OwnerId,
+        ((int)c.LifecycleStage).ToString(CultureInfo.InvariantCulture), c.CreatedAt.UtcTicks.ToString(CultureInfo.InvariantCulture),
+        JsonSerializer.Serialize(new { c.Emails, c.Phones, c.Addresses, c.Tags, c.Attributes, c.LifecycleHistory, c.ConsentHistory }),
+        ConsentFlags(c).ToString(CultureInfo.InvariantCulture),
+    ];
+
+    /// <summary>
+    /// A batch's lookup keys in the keys' own order, as Crm.Kit writes them: random email addresses would otherwise
+    /// land on random pages of the key index, each read back and written out again several times per transaction.
+    /// </summary>
     private static IEnumerable<(string Kind, string Value, string Id, string TenantId)> Keys(IEnumerable<Customer> batch) =>
         batch.SelectMany(c =>
             {
@@ -120,37 +134,27 @@ public class SqliteImportBenchmarks
             using var transaction = connection.BeginTransaction();
             using var customer = connection.CreateCommand();
             customer.Transaction = transaction;
-            customer.CommandText = "INSERT INTO crm_customers (Id, TenantId, Version, Kind, FirstName, LastName, ExternalReference, OwnerId, LifecycleStage, OrderCount, TotalSpent, AverageOrderValue, CreatedAt, UpdatedAt, Document, ConsentFlags) VALUES ($id, $t, 1, 0, $f, $l, $x, $o, $s, 0, '0.0', '0.0', $c, $c, $d, $cf)";
+            customer.CommandText = InsertCustomer;
             var p = new[] { "$id", "$t", "$f", "$l", "$x", "$o", "$s", "$c", "$d", "$cf" }.Select(n => customer.Parameters.Add(n, SqliteType.Text)).ToArray();
             using var key = connection.CreateCommand();
             key.Transaction = transaction;
-            key.CommandText = "INSERT INTO crm_customer_keys (TenantId, Kind, Value, CustomerId) VALUES ($t, $k, $v, $id)";
+            key.CommandText = InsertKey;
             var kp = new[] { "$t", "$k", "$v", "$id" }.Select(n => key.Parameters.Add(n, SqliteType.Text)).ToArray();
             customer.Prepare();
             key.Prepare();
-            var keys = new List<(string Kind, string Value, string Id, string TenantId)>();
-            foreach (var c in _normalized.Skip(start).Take(BatchSize))
+            var batch = _normalized.GetRange(start, BatchSize);
+            foreach (var c in batch)
             {
-                var id = c.Id.ToString().ToUpperInvariant();
-                p[0].Value = id;
-                p[1].Value = c.TenantId;
-                p[2].Value = (object?)c.FirstName ?? DBNull.Value;
-                p[3].Value = (object?)c.LastName ?? DBNull.Value;
-                p[4].Value = (object?)c.ExternalReference ?? DBNull.Value;
-                p[5].Value = (object?)c.OwnerId ?? DBNull.Value;
-                p[6].Value = ((int)c.LifecycleStage).ToString(CultureInfo.InvariantCulture);
-                p[7].Value = c.CreatedAt.UtcTicks.ToString(CultureInfo.InvariantCulture);
-                p[8].Value = JsonSerializer.Serialize(new { c.Emails, c.Phones, c.Addresses, c.Tags, c.Attributes, c.LifecycleHistory, c.ConsentHistory });
-                p[9].Value = ConsentFlags(c).ToString(CultureInfo.InvariantCulture);
+                var values = RowValues(c);
+                for (var i = 0; i < values.Length; i++)
+                {
+                    p[i].Value = (object?)values[i] ?? DBNull.Value;
+                }
+
                 customer.ExecuteNonQuery();
-                keys.AddRange(CustomerSearchKeys.Emails(c).Select(v => ("E", v, id, c.TenantId))
-                    .Concat(CustomerSearchKeys.Phones(c).Select(v => ("P", v, id, c.TenantId)))
-                    .Concat(CustomerSearchKeys.NameKeys(c).Select(v => ("N", v, id, c.TenantId))));
             }
 
-            // In the keys' own order, as Crm.Kit writes them: random email addresses would otherwise land on random
-            // pages of the key index, each read back and written out again several times per transaction.
-            foreach (var (kind, value, id, tenantId) in keys.OrderBy(k => k.Kind, StringComparer.Ordinal).ThenBy(k => k.Value, StringComparer.Ordinal).ThenBy(k => k.Id, StringComparer.Ordinal))
+            foreach (var (kind, value, id, tenantId) in Keys(batch))
             {
                 kp[0].Value = tenantId;
                 kp[1].Value = kind;
@@ -173,10 +177,8 @@ public class SqliteImportBenchmarks
         using var database = new NativeSqlite(_database!.Path);
         using var begin = database.Prepare("BEGIN");
         using var commit = database.Prepare("COMMIT");
-        using var customer = database.Prepare(
-            "INSERT INTO crm_customers (Id, TenantId, Version, Kind, FirstName, LastName, ExternalReference, OwnerId, LifecycleStage, OrderCount, TotalSpent, AverageOrderValue, CreatedAt, UpdatedAt, Document, ConsentFlags) " +
-            "VALUES (?1, ?2, 1, 0, ?3, ?4, ?5, ?6, ?7, 0, '0.0', '0.0', ?8, ?8, ?9, ?10)");
-        using var key = database.Prepare("INSERT INTO crm_customer_keys (TenantId, Kind, Value, CustomerId) VALUES (?1, ?2, ?3, ?4)");
+        using var customer = database.Prepare(InsertCustomer);
+        using var key = database.Prepare(InsertKey);
         for (var batch = 0; batch < _batchKeys.Length; batch++)
         {
             begin.Run();
