@@ -123,7 +123,7 @@ public class GroceriesMiningBenchmarks
     private string[][] _baskets = [];
 
     [GlobalSetup]
-    public void Setup() => _baskets = [.. File.ReadLines(SharedData("basket", "groceries.csv")).Where(l => l.Length > 0).Select(l => l.Split(','))];
+    public void Setup() => _baskets = [.. File.ReadLines(TestData("basket", "groceries.csv")).Where(l => l.Length > 0).Select(l => l.Split(','))];
 
     [Benchmark(Baseline = true, Description = "hand-written pair counting")]
     public int PairCounts()
@@ -147,17 +147,17 @@ public class GroceriesMiningBenchmarks
     [Benchmark(Description = "FP-growth, support 0.001, confidence 0.5")]
     public int Mine() => AssociationRuleMiner.Mine(_baskets, new AssociationMiningOptions { MinSupport = 0.001, MinConfidence = 0.5 }).Rules.Count;
 
-    internal static string SharedData(params string[] parts)
+    internal static string TestData(params string[] parts)
     {
         for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
         {
             if (File.Exists(Path.Combine(directory.FullName, "Crm.Kit.sln")))
             {
-                return Path.Combine([directory.FullName, "..", "shared", "data", .. parts]);
+                return Path.Combine([directory.FullName, "tests", "data", .. parts]);
             }
         }
 
-        throw new DirectoryNotFoundException("Run the benchmarks from the repository, with ../shared/data beside it.");
+        throw new DirectoryNotFoundException("Run the benchmarks from inside the repository: the datasets are in tests/data.");
     }
 }
 

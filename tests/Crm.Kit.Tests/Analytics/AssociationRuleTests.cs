@@ -7,7 +7,7 @@ public sealed class AssociationRuleTests
 {
     private static CancellationToken Cancel => TestContext.Current.CancellationToken;
 
-    private static IEnumerable<string[]> Baskets(string file) => SharedData.Lines("basket", file).Select(l => l.Split(','));
+    private static IEnumerable<string[]> Baskets(string file) => TestData.Lines("basket", file).Select(l => l.Split(','));
 
     private static string Describe(AssociationRule r) => $"{r} {r.Support:0.0} {r.Confidence:0.00} {r.Lift:0.00}";
 

@@ -26,13 +26,13 @@ public abstract class CustomerAnalyticsSpecification : CrmSpecification
     public async Task Analytics_over_the_recorded_cdnow_orders_reproduce_the_published_results()
     {
         var host = CreateHost(configure: s => s.AddCrmKit().AddAnalytics(o => o.Currency = "USD"));
-        var transactions = SharedData.CdnowSample();
+        var transactions = TestData.CdnowSample();
         var ids = await RecordAsync(host, transactions);
         var analytics = host.Services.GetRequiredService<CustomerAnalytics>();
 
         // 1. The store's per-customer aggregation rebuilds the published calibration summary (x exactly; tₓ, T and z̄ to its rounding).
         var lifetime = await analytics.PredictLifetimeValueAsync(CalibrationEnd, cancellationToken: Cancel);
-        var published = SharedData.CdnowSummaries();
+        var published = TestData.CdnowSummaries();
         Assert.Equal(2357, lifetime.Customers.Count);
         var bySampleId = lifetime.Customers.ToDictionary(c => ids.IndexOf(c.CustomerId) + 1);
         for (var id = 1; id <= 2357; id++)
@@ -233,7 +233,7 @@ public abstract class CustomerAnalyticsSpecification : CrmSpecification
     private static int Months(DateOnly cohort, DateOnly day) => ((day.Year - cohort.Year) * 12) + day.Month - cohort.Month;
 
     /// <summary>Creates the 2,357 customers and records every transaction as a one-line USD order at noon UTC.</summary>
-    private static async Task<List<Guid>> RecordAsync(CrmTestHost host, IReadOnlyList<SharedData.CdnowTransaction> transactions)
+    private static async Task<List<Guid>> RecordAsync(CrmTestHost host, IReadOnlyList<TestData.CdnowTransaction> transactions)
     {
         var ids = new List<Guid>();
         foreach (var batch in Enumerable.Range(1, 2357).Chunk(500))

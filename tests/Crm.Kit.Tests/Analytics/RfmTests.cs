@@ -7,7 +7,7 @@ public sealed class RfmTests
     [Fact]
     public void The_default_map_gives_every_rf_cell_exactly_the_grid_segment()
     {
-        // The R×F grid of ../shared/data/rfm/SEGMENTS.md §5, cell by cell.
+        // The R×F grid of tests/data/README.md (RFM), cell by cell.
         string[,] grid =
         {
             // F = 1            2                       3                       4                  5

@@ -3,8 +3,8 @@ using Crm.Kit.Analytics;
 
 namespace Crm.Kit.Tests.Analytics;
 
-/// <summary>The public datasets in <c>../shared/data</c> beside the repository, with their published results.</summary>
-internal static class SharedData
+/// <summary>The public datasets in <c>tests/data</c>, with their published results (<c>tests/data/README.md</c>).</summary>
+internal static class TestData
 {
     private static readonly Lazy<string> Root = new(() =>
     {
@@ -12,10 +12,7 @@ internal static class SharedData
         {
             if (System.IO.File.Exists(Path.Combine(directory.FullName, "Crm.Kit.sln")))
             {
-                var data = Path.Combine(directory.FullName, "..", "shared", "data");
-                return Directory.Exists(data)
-                    ? Path.GetFullPath(data)
-                    : throw new DirectoryNotFoundException($"The shared datasets are expected at {Path.GetFullPath(data)} (../shared/data beside the repository).");
+                return Path.Combine(directory.FullName, "tests", "data");
             }
         }
 
