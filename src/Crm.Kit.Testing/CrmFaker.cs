@@ -17,14 +17,20 @@ public sealed class CrmFaker
     private static readonly string[] Channels = ["web", "store", "phone", "marketplace"];
 
     private readonly Faker _faker;
+    private readonly DateTimeOffset _now;
     private readonly List<(string Sku, string Name, string Category, decimal Price)> _catalogue;
 
     /// <summary>Creates a generator.</summary>
     /// <param name="seed">The seed; the same seed gives the same data.</param>
     /// <param name="locale">A Bogus locale such as <c>en</c>, <c>en_GB</c> or <c>de</c>.</param>
-    public CrmFaker(int seed = 42, string locale = "en")
+    /// <param name="now">
+    /// The time the data is generated up to: consent and birthdays lie before it. 2026-01-01 UTC when not given,
+    /// never the machine's clock, so that the same seed gives the same data on any day.
+    /// </param>
+    public CrmFaker(int seed = 42, string locale = "en", DateTimeOffset? now = null)
     {
         _faker = new Faker(locale) { Random = new Randomizer(seed) };
+        _now = now ?? new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
         _catalogue = Enumerable.Range(1, 200)
             .Select(i => ($"SKU-{i:D4}", _faker.Commerce.ProductName(), _faker.PickRandom(Categories), Math.Round(_faker.Random.Decimal(2m, 250m), 2)))
             .ToList();
@@ -45,7 +51,7 @@ public sealed class CrmFaker
             emails.Add(new EmailContact(_faker.Internet.Email(first, last, "example.com", _faker.Random.Number(1, 99_999).ToString(System.Globalization.CultureInfo.InvariantCulture)), "work"));
         }
 
-        var consentAt = _faker.Date.PastOffset(3).ToUniversalTime();
+        var consentAt = _faker.Date.PastOffset(3, _now).ToUniversalTime();
         return new CustomerDraft
         {
             Kind = CustomerKind.Person,
@@ -258,7 +264,7 @@ public sealed class CrmFaker
         var attributes = new Dictionary<string, AttributeValue>(StringComparer.Ordinal);
         if (_faker.Random.Bool(0.5f))
         {
-            attributes["birthday"] = AttributeValue.FromDate(DateOnly.FromDateTime(_faker.Date.Past(60, DateTime.UtcNow.AddYears(-18))));
+            attributes["birthday"] = AttributeValue.FromDate(DateOnly.FromDateTime(_faker.Date.Past(60, _now.UtcDateTime.AddYears(-18))));
         }
 
         if (_faker.Random.Bool(0.3f))

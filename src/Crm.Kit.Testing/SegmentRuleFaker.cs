@@ -14,13 +14,21 @@ public sealed class SegmentRuleFaker
     private readonly IReadOnlyList<Customer> _sample;
     private readonly DateTimeOffset _now;
     private readonly IReadOnlyList<Guid> _lists;
+    private readonly bool _edges;
 
     /// <summary>Creates a generator.</summary>
     /// <param name="seed">The seed.</param>
     /// <param name="sample">Customers to draw values from.</param>
     /// <param name="now">The evaluation time, around which dates are drawn.</param>
     /// <param name="staticLists">Static lists rules may refer to.</param>
-    public SegmentRuleFaker(int seed, IReadOnlyList<Customer> sample, DateTimeOffset now, IReadOnlyList<Guid>? staticLists = null)
+    /// <param name="edges">
+    /// Also draw what lies at the limits the validator allows: the earliest and latest dates and instants, the
+    /// largest relative amounts of each unit, whole numbers at the limits of <see cref="long"/>, decimals at the
+    /// limits of <see cref="decimal"/>, text of the longest length, blank and white-space text, surrogate pairs,
+    /// value lists of <see cref="SegmentRuleValidator.MaxValues"/> values, groups holding the most conditions a rule
+    /// may hold, and groups nested as deep as allowed.
+    /// </param>
+    public SegmentRuleFaker(int seed, IReadOnlyList<Customer> sample, DateTimeOffset now, IReadOnlyList<Guid>? staticLists = null, bool edges = false)
     {
         ArgumentNullException.ThrowIfNull(sample);
         if (sample.Count == 0)
@@ -32,10 +40,34 @@ public sealed class SegmentRuleFaker
         _sample = sample;
         _now = now;
         _lists = staticLists ?? [];
+        _edges = edges;
     }
 
     /// <summary>A random rule: a group nested up to <paramref name="maxDepth"/> deep, or a single condition.</summary>
-    public SegmentRule Next(int maxDepth = 3) => _random.Next(5) == 0 ? Condition() : Group(maxDepth);
+    public SegmentRule Next(int maxDepth = 3) => (_edges ? _random.Next(12) : -1) switch
+    {
+        0 => Widest(),
+        1 => Deepest(),
+        _ => _random.Next(5) == 0 ? Condition() : Group(maxDepth),
+    };
+
+    // A group holding as many conditions as a rule may, in one flat list.
+    private RuleGroup Widest() =>
+        new((RuleGroupKind)_random.Next(3), [.. Enumerable.Range(0, SegmentRuleValidator.MaxConditions).Select(_ => Condition())]);
+
+    // Groups nested as deep as the validator allows, a condition or two at each level.
+    private SegmentRule Deepest()
+    {
+        SegmentRule rule = Condition();
+        for (var depth = 1; depth < SegmentRuleValidator.MaxDepth; depth++)
+        {
+            rule = new RuleGroup((RuleGroupKind)_random.Next(3), _random.Next(2) == 0 ? [rule] : [Condition(), rule]);
+        }
+
+        return rule;
+    }
+
+    private bool AtTheEdge() => _edges && _random.Next(3) == 0;
 
     private RuleGroup Group(int depth)
     {
@@ -111,6 +143,11 @@ public sealed class SegmentRuleFaker
             _ => value,
         };
         var scrambled = new string([.. cut.Select(ch => _random.Next(2) == 0 ? char.ToUpperInvariant(ch) : char.ToLowerInvariant(ch))]);
+        if (AtTheEdge())
+        {
+            scrambled = EdgeText();
+        }
+
         return op switch
         {
             RuleOperator.IsSet or RuleOperator.IsNotSet => new RuleCondition(field, op) { ValueType = type },
@@ -118,6 +155,20 @@ public sealed class SegmentRuleFaker
             _ => new RuleCondition(field, op, scrambled) { ValueType = type },
         };
     }
+
+    private string EdgeText() => _random.Next(6) switch
+    {
+        0 => " ",
+        1 => "\t \u00a0",
+        2 => new string('x', SegmentRuleValidator.MaxTextLength),
+        3 => string.Concat(Enumerable.Repeat("\U0001F600", SegmentRuleValidator.MaxTextLength / 2)),
+        4 => "ß",
+        _ => "%_'\\",
+    };
+
+    private RuleValue[] EdgeTextList() => _random.Next(2) == 0
+        ? [.. Enumerable.Range(0, SegmentRuleValidator.MaxValues).Select(i => (RuleValue)("v" + i.ToString(System.Globalization.CultureInfo.InvariantCulture)))]
+        : [EdgeText(), EdgeText()];
 
     private RuleCondition Tags(string field, SegmentValueType? type, Func<Customer, IReadOnlyList<string>> read)
     {
@@ -133,24 +184,36 @@ public sealed class SegmentRuleFaker
             return new RuleCondition(field, op) { ValueType = type };
         }
 
-        var values = Enumerable.Range(0, _random.Next(1, 3)).Select(_ => (RuleValue)Pick(pool).ToUpperInvariant()).ToArray();
+        var values = AtTheEdge() ? EdgeTextList() : Enumerable.Range(0, _random.Next(1, 3)).Select(_ => (RuleValue)Pick(pool).ToUpperInvariant()).ToArray();
         return new RuleCondition(field, op, values) { ValueType = type };
     }
 
     private RuleCondition Number(string field, SegmentValueType? type, Func<Customer, decimal?> read, bool whole)
     {
         var value = read(Someone()) ?? 0m;
-        if (!whole && _random.Next(3) == 0)
+        if (!whole && _random.Next(3) == 0 && value < 1_000_000m)
         {
             value += 0.01m;
         }
 
-        var other = value + _random.Next(0, 100);
+        var other = value < 1_000_000m ? value + _random.Next(0, 100) : value;
+        if (AtTheEdge())
+        {
+            decimal[] limits = whole
+                ? [long.MinValue, long.MaxValue, int.MinValue - 1L, int.MaxValue + 1L, 0, -1]
+                : [decimal.MinValue, decimal.MaxValue, 0.0000000000000000000000000001m, -0.0000000000000000000000000001m, 7922816251426433759354395033.5m, 0];
+            value = Pick(limits);
+            other = Pick(limits);
+            (value, other) = (Math.Min(value, other), Math.Max(value, other));
+        }
+
         var op = Pick([RuleOperator.Equals, RuleOperator.NotEquals, RuleOperator.In, RuleOperator.NotIn, RuleOperator.GreaterThan, RuleOperator.GreaterThanOrEqual, RuleOperator.LessThan, RuleOperator.LessThanOrEqual, RuleOperator.Between, RuleOperator.IsSet, RuleOperator.IsNotSet]);
         return op switch
         {
             RuleOperator.IsSet or RuleOperator.IsNotSet => new RuleCondition(field, op) { ValueType = type },
             RuleOperator.Between => new RuleCondition(field, op, value, other) { ValueType = type },
+            RuleOperator.In or RuleOperator.NotIn when _edges && _random.Next(4) == 0 =>
+                new RuleCondition(field, op, [.. Enumerable.Range(0, SegmentRuleValidator.MaxValues).Select(i => (RuleValue)(value > 0 ? value - i : value + i))]) { ValueType = type },
             RuleOperator.In or RuleOperator.NotIn => new RuleCondition(field, op, value, other) { ValueType = type },
             _ => new RuleCondition(field, op, value) { ValueType = type },
         };
@@ -163,16 +226,28 @@ public sealed class SegmentRuleFaker
         var op = Pick([RuleOperator.Before, RuleOperator.After, RuleOperator.On, RuleOperator.Between, RuleOperator.WithinLast, RuleOperator.MoreThanAgo, RuleOperator.WithinNext, RuleOperator.IsSet, RuleOperator.IsNotSet]);
         var unit = Pick(Enum.GetValues<RelativeDateUnit>());
         var amount = unit switch { RelativeDateUnit.Days => _random.Next(0, 400), RelativeDateUnit.Weeks => _random.Next(0, 60), _ => _random.Next(0, 14) };
+        if (AtTheEdge())
+        {
+            amount = unit switch { RelativeDateUnit.Days => SegmentRuleValidator.MaxAmount, RelativeDateUnit.Weeks => SegmentRuleValidator.MaxAmountWeeks, _ => SegmentRuleValidator.MaxAmountMonths };
+            day = _random.Next(2) == 0 ? SegmentRuleValidator.EarliestDate : SegmentRuleValidator.LatestDate;
+            value = day == SegmentRuleValidator.EarliestDate
+                ? new DateTimeOffset(day.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero)
+                : new DateTimeOffset(day.ToDateTime(TimeOnly.MaxValue), TimeSpan.Zero);
+        }
+
         RuleValue literal = _random.Next(2) == 0 ? day : value;
         return op switch
         {
             RuleOperator.IsSet or RuleOperator.IsNotSet => new RuleCondition(field, op) { ValueType = type },
             RuleOperator.WithinLast or RuleOperator.MoreThanAgo or RuleOperator.WithinNext => new RuleCondition(field, op) { ValueType = type, Amount = amount, Unit = unit },
             RuleOperator.On => new RuleCondition(field, op, day) { ValueType = type },
-            RuleOperator.Between => new RuleCondition(field, op, day.AddDays(-_random.Next(0, 60)), day.AddDays(_random.Next(0, 60))) { ValueType = type },
+            RuleOperator.Between => new RuleCondition(field, op, Clamp(day.AddDays(-_random.Next(0, 60))), Clamp(day.AddDays(_random.Next(0, 60)))) { ValueType = type },
             _ => new RuleCondition(field, op, literal) { ValueType = type },
         };
     }
+
+    private static DateOnly Clamp(DateOnly day) =>
+        day < SegmentRuleValidator.EarliestDate ? SegmentRuleValidator.EarliestDate : day > SegmentRuleValidator.LatestDate ? SegmentRuleValidator.LatestDate : day;
 
     private static PostalAddress? FirstAddress(Customer customer) => customer.Addresses.Count == 0 ? null : customer.Addresses[0];
 

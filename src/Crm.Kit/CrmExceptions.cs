@@ -103,7 +103,7 @@ public sealed class DuplicateValueException : CrmException
 {
     /// <summary>Creates the exception.</summary>
     public DuplicateValueException(string field, string value, Exception? innerException = null)
-        : base($"{field} '{value}' is already used by another record in this tenant.", innerException)
+        : base($"{field} {InputText.Quote(value)} is already used by another record in this tenant.", innerException)
     {
         Field = field;
         Value = value;

@@ -29,6 +29,13 @@ public sealed class CrmKitOptions
 
     /// <summary>The lowest score a pair needs to be reported as a likely duplicate, between 0 and 1. Default 0.7.</summary>
     public double DuplicateScoreThreshold { get; set; } = 0.7;
+
+    /// <summary>
+    /// How far after this machine's clock a time that records something that has happened (consent, an order, an
+    /// interaction, a survey answer) may lie, for callers whose clocks run a little ahead (see
+    /// <see cref="TimeRanges"/>). Between zero and one hour. Default 5 minutes.
+    /// </summary>
+    public TimeSpan AllowedClockSkew { get; set; } = TimeSpan.FromMinutes(5);
 }
 
 /// <summary>Checks <see cref="CrmKitOptions"/> and reports every problem at once.</summary>
@@ -39,12 +46,12 @@ internal sealed class CrmKitOptionsValidator : IValidateOptions<CrmKitOptions>
         var failures = new List<string>();
         if (!CurrencyCodes.IsValid(options.ReportingCurrency))
         {
-            failures.Add($"CrmKitOptions.ReportingCurrency: '{options.ReportingCurrency}' is not an ISO 4217 code in upper case.");
+            failures.Add($"CrmKitOptions.ReportingCurrency: {InputText.Quote(options.ReportingCurrency)} is not an ISO 4217 code in upper case.");
         }
 
         if (!PhoneNumbers.IsKnownRegion(options.DefaultPhoneRegion))
         {
-            failures.Add($"CrmKitOptions.DefaultPhoneRegion: '{options.DefaultPhoneRegion}' is not a supported ISO 3166 region code.");
+            failures.Add($"CrmKitOptions.DefaultPhoneRegion: {InputText.Quote(options.DefaultPhoneRegion)} is not a supported ISO 3166 region code.");
         }
 
         if (options.MaxPageSize is < 1 or > 100_000)
@@ -55,6 +62,11 @@ internal sealed class CrmKitOptionsValidator : IValidateOptions<CrmKitOptions>
         if (options.ConcurrencyRetryLimit is < 0 or > 1000)
         {
             failures.Add($"CrmKitOptions.ConcurrencyRetryLimit: must be between 0 and 1000 (was {options.ConcurrencyRetryLimit}).");
+        }
+
+        if (options.AllowedClockSkew < TimeSpan.Zero || options.AllowedClockSkew > TimeSpan.FromHours(1))
+        {
+            failures.Add($"CrmKitOptions.AllowedClockSkew: must be between zero and one hour (was {options.AllowedClockSkew}).");
         }
 
         if (options.DuplicateScoreThreshold is <= 0 or > 1 || double.IsNaN(options.DuplicateScoreThreshold))

@@ -121,8 +121,9 @@ public static class EmailAddresses
 
     /// <summary>
     /// Trims, checks the shape of an address (one <c>@</c>, a local part of at most 64 characters, a domain
-    /// with a dot and valid labels, at most 254 characters in all), converts an internationalised domain to its
-    /// ASCII form and lower-cases the whole address.
+    /// with a dot and valid labels, at most 254 characters in all, no white space and no invisible character such
+    /// as a zero-width space or a direction override), converts an internationalised domain to its ASCII form and
+    /// lower-cases the whole address.
     /// </summary>
     public static bool TryNormalize(string? input, out string normalized)
     {
@@ -139,9 +140,16 @@ public static class EmailAddresses
             return false;
         }
 
+        // Invisible characters (zero-width spaces, direction overrides, …) would make two addresses that read the
+        // same compare different, so duplicates would go unnoticed: such an address is not accepted at all.
+        if (InputText.IndexOfInvisible(address) >= 0)
+        {
+            return false;
+        }
+
         foreach (var c in address)
         {
-            if (char.IsWhiteSpace(c) || char.IsControl(c) || c is '<' or '>' or '(' or ')' or ',' or ';' or ':' or '\\' or '"' or '[' or ']')
+            if (char.IsWhiteSpace(c) || c is '<' or '>' or '(' or ')' or ',' or ';' or ':' or '\\' or '"' or '[' or ']')
             {
                 return false;
             }

@@ -1,4 +1,5 @@
 using Crm.Kit.Customers;
+using Crm.Kit.Segmentation;
 using Xunit;
 
 namespace Crm.Kit.Testing.Specification;
@@ -276,13 +277,51 @@ public abstract class CustomerSpecification : CrmSpecification
         Assert.Equal((LifecycleStage.Subscriber, LifecycleStage.MarketingQualifiedLead, "webinar"), (stageEvent.From, stageEvent.To, stageEvent.Reason));
     }
 
+    /// <summary>
+    /// A blank text attribute, and a list holding only blank items (what splitting an empty multi-select gives), are
+    /// no value: they are not kept, and "is set" reads the same here as in memory. Blank items beside real ones are
+    /// dropped; text that is not valid Unicode or holds U+0000 is refused with the attribute named.
+    /// </summary>
+    [Fact]
+    public virtual async Task Blank_attribute_values_are_no_value()
+    {
+        var host = CreateHost();
+        var customer = await host.Customers.CreateAsync(new CustomerDraft
+        {
+            FirstName = "Bea",
+            Attributes = new Dictionary<string, AttributeValue>
+            {
+                ["plan"] = AttributeValue.FromText(" \t"),
+                ["topics"] = AttributeValue.FromTextList([""]),
+                ["colours"] = AttributeValue.FromTextList(["", "red", " "]),
+                ["size"] = AttributeValue.FromNumber(0),
+            },
+        }, Cancel);
+
+        var found = await host.Customers.GetByIdAsync(customer.Id, Cancel);
+        Assert.Equal(["colours", "size"], found.Attributes.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal(["red"], found.Attributes["colours"].TextList);
+        var topicsSet = await host.Segments.FilterCustomersAsync(Rule.Attribute("topics", SegmentValueType.TextList).IsSet(), [customer.Id], Cancel);
+        var planSet = await host.Segments.FilterCustomersAsync(Rule.Attribute("plan", SegmentValueType.Text).IsSet(), [customer.Id], Cancel);
+        Assert.Empty(topicsSet);
+        Assert.Empty(planSet);
+
+        var bad = await Assert.ThrowsAsync<CrmValidationException>(() => host.Customers.CreateAsync(new CustomerDraft
+        {
+            FirstName = "Nul",
+            Attributes = new Dictionary<string, AttributeValue> { ["plan"] = AttributeValue.FromText("a\0b"), ["topics"] = AttributeValue.FromTextList(["\ud800"]) },
+        }, Cancel));
+        Assert.Equal([("Attributes[plan]", "text-encoding"), ("Attributes[topics]", "list-item")], bad.Errors.Select(e => (e.Field, e.Rule)));
+    }
+
     /// <summary>Consent is kept as history; the latest statement per channel and purpose is in force.</summary>
     [Fact]
     public virtual async Task Consent_history_latest_statement_wins()
     {
         var host = CreateHost();
         var customer = await host.Customers.CreateAsync(new CustomerDraft { FirstName = "Con", LastName = "Sent" }, Cancel);
-        var t0 = Clock.GetUtcNow();
+        // Statements from the last three days, arriving out of order: none may be dated after now.
+        var t0 = Clock.GetUtcNow().AddDays(-3);
         await host.Customers.RecordConsentAsync(customer.Id, new ConsentRecord(ContactChannel.Email, ConsentPurpose.Marketing, true, t0, "form"), Cancel);
         await host.Customers.RecordConsentAsync(customer.Id, new ConsentRecord(ContactChannel.Email, ConsentPurpose.Marketing, false, t0.AddDays(2), "unsubscribe-link"), Cancel);
         // A late-arriving older statement does not override the newer withdrawal.

@@ -136,7 +136,7 @@ public abstract class FeedbackSpecification : CrmSpecification
         var othersOrder = await host.Orders.RecordAsync(Faker.Order(other.Id, Clock.GetUtcNow().AddDays(-1)), Cancel);
 
         var offScale = await Assert.ThrowsAsync<CrmValidationException>(async () =>
-            await host.Feedback.RecordResponseAsync(new SurveyResponseDraft { SurveyId = nps.Id, CustomerId = customer.Id, Score = 11, CaseId = othersCase.Id, OrderId = othersOrder.Id, RespondedAt = Clock.GetUtcNow().AddMinutes(1) }, Cancel));
+            await host.Feedback.RecordResponseAsync(new SurveyResponseDraft { SurveyId = nps.Id, CustomerId = customer.Id, Score = 11, CaseId = othersCase.Id, OrderId = othersOrder.Id, RespondedAt = Clock.GetUtcNow().AddHours(1) }, Cancel));
         Assert.Equal([("RespondedAt", "not-future")], offScale.Errors.Select(e => (e.Field, e.Rule)));
 
         var foreign = await Assert.ThrowsAsync<CrmValidationException>(async () =>

@@ -27,7 +27,7 @@ public sealed class AttributeDictionary : IReadOnlyDictionary<string, AttributeV
     public IEnumerable<AttributeValue> Values => _items.Select(item => item.Value);
 
     /// <inheritdoc />
-    public AttributeValue this[string key] => TryGetValue(key, out var value) ? value : throw new KeyNotFoundException($"No attribute '{key}'.");
+    public AttributeValue this[string key] => TryGetValue(key, out var value) ? value : throw new KeyNotFoundException($"No attribute {InputText.Quote(key)}.");
 
     /// <summary>Builds a map; when a key repeats, the last value wins.</summary>
     public static AttributeDictionary From(IEnumerable<KeyValuePair<string, AttributeValue>> attributes)

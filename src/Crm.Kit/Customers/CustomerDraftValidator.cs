@@ -13,6 +13,8 @@ internal static partial class CustomerDraftValidator
     public const int MaxAttributes = 100;
     public const int MaxAttributeTextLength = 4000;
     public const int MaxAttributeListItems = 100;
+    public const decimal MaxAttributeNumber = 1_000_000_000_000_000_000m;
+    public const int MaxAttributeDecimals = 8;
 
     [GeneratedRegex("^[A-Za-z][A-Za-z0-9_.-]{0,63}$")]
     private static partial Regex AttributeKeyPattern();
@@ -21,7 +23,7 @@ internal static partial class CustomerDraftValidator
     public static bool IsValidAttributeKey(string key) => AttributeKeyPattern().IsMatch(key);
 
     /// <summary>Checks every rule of a draft, throwing one exception listing all problems, and returns the normalised draft.</summary>
-    public static CustomerDraft Normalize(CustomerDraft draft, CrmKitOptions options, bool creating)
+    public static CustomerDraft Normalize(CustomerDraft draft, CrmKitOptions options, bool creating, DateTimeOffset now)
     {
         ArgumentNullException.ThrowIfNull(draft);
         var errors = new ValidationErrorCollector();
@@ -30,9 +32,9 @@ internal static partial class CustomerDraftValidator
         var firstName = Clean(draft.FirstName);
         var lastName = Clean(draft.LastName);
         var companyName = Clean(draft.CompanyName);
-        errors.MaxLength(nameof(draft.FirstName), firstName, MaxNameLength);
-        errors.MaxLength(nameof(draft.LastName), lastName, MaxNameLength);
-        errors.MaxLength(nameof(draft.CompanyName), companyName, MaxNameLength);
+        errors.Text(nameof(draft.FirstName), firstName, MaxNameLength);
+        errors.Text(nameof(draft.LastName), lastName, MaxNameLength);
+        errors.Text(nameof(draft.CompanyName), companyName, MaxNameLength);
         if (draft.Kind == CustomerKind.Company)
         {
             errors.Required(nameof(draft.CompanyName), companyName);
@@ -47,9 +49,9 @@ internal static partial class CustomerDraftValidator
         }
 
         var externalReference = Clean(draft.ExternalReference);
-        errors.MaxLength(nameof(draft.ExternalReference), externalReference, 200);
+        errors.Text(nameof(draft.ExternalReference), externalReference, 200);
         var ownerId = Clean(draft.OwnerId);
-        errors.MaxLength(nameof(draft.OwnerId), ownerId, 200);
+        errors.Text(nameof(draft.OwnerId), ownerId, 200);
 
         var emails = NormalizeEmails(draft.Emails, errors);
         var phones = NormalizePhones(draft.Phones, options.DefaultPhoneRegion, errors);
@@ -60,7 +62,7 @@ internal static partial class CustomerDraftValidator
         if (creating)
         {
             errors.Defined(nameof(draft.InitialStage), draft.InitialStage);
-            ValidateConsent(nameof(draft.InitialConsent), draft.InitialConsent, errors);
+            ValidateConsent(nameof(draft.InitialConsent), draft.InitialConsent, errors, now, options.AllowedClockSkew);
         }
 
         errors.ThrowIfAny();
@@ -77,12 +79,12 @@ internal static partial class CustomerDraftValidator
             Phones = phones.ToArray(),
             Addresses = addresses.ToArray(),
             Tags = tags,
-            Attributes = AttributeDictionary.From(draft.Attributes),
+            Attributes = NormalizeAttributes(draft.Attributes),
             InitialConsent = draft.InitialConsent.ToArray(),
         };
     }
 
-    public static void ValidateConsent(string field, IReadOnlyList<ConsentRecord> records, ValidationErrorCollector errors)
+    public static void ValidateConsent(string field, IReadOnlyList<ConsentRecord> records, ValidationErrorCollector errors, DateTimeOffset now, TimeSpan allowedSkew)
     {
         ArgumentNullException.ThrowIfNull(records);
         for (var i = 0; i < records.Count; i++)
@@ -92,15 +94,26 @@ internal static partial class CustomerDraftValidator
             errors.Defined(path + ".Channel", record.Channel);
             errors.Defined(path + ".Purpose", record.Purpose);
             errors.Required(path + ".Source", record.Source);
-            errors.MaxLength(path + ".Source", record.Source, 100);
+            errors.Text(path + ".Source", record.Source, 100);
             if (record.RecordedAt == default)
             {
                 errors.Add(path + ".RecordedAt", "required", "must be set to when the customer gave or withdrew consent");
+            }
+            else
+            {
+                // The latest-dated statement wins, so a statement dated in the future would outrank every real one.
+                errors.Happened(path + ".RecordedAt", record.RecordedAt, now, allowedSkew);
             }
         }
     }
 
     private static string? Clean(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();
+
+    /// <summary>Why a contact point that looks right is refused: a character no one can see.</summary>
+    private static string Invisible(string? value) =>
+        value is not null && InputText.IndexOfInvisible(value) is >= 0 and var at
+            ? $": it contains the invisible or control character {InputText.CodePointAt(value, at)} at position {at}"
+            : string.Empty;
 
     private static List<EmailContact> NormalizeEmails(IReadOnlyList<EmailContact> emails, ValidationErrorCollector errors)
     {
@@ -112,11 +125,11 @@ internal static partial class CustomerDraftValidator
             var email = emails[i];
             if (!EmailAddresses.TryNormalize(email.Address, out var normalized))
             {
-                errors.Add($"Emails[{i}]", "email-format", $"'{email.Address}' is not a valid email address");
+                errors.Add($"Emails[{i}]", "email-format", $"{InputText.Quote(email.Address)} is not a valid email address{Invisible(email.Address)}");
                 continue;
             }
 
-            errors.MaxLength($"Emails[{i}].Label", email.Label, 50);
+            errors.Text($"Emails[{i}].Label", email.Label, 50);
             if (!result.Exists(e => e.Address == normalized))
             {
                 result.Add(new EmailContact(normalized, Clean(email.Label)));
@@ -136,11 +149,11 @@ internal static partial class CustomerDraftValidator
             var phone = phones[i];
             if (!PhoneNumbers.TryNormalize(phone.Number, region, out var e164))
             {
-                errors.Add($"Phones[{i}]", "phone-format", $"'{phone.Number}' is not a phone number (expected digits with an optional leading +, read in region {region})");
+                errors.Add($"Phones[{i}]", "phone-format", $"{InputText.Quote(phone.Number)} is not a phone number (expected digits with an optional leading +, read in region {region}){Invisible(phone.Number)}");
                 continue;
             }
 
-            errors.MaxLength($"Phones[{i}].Label", phone.Label, 50);
+            errors.Text($"Phones[{i}].Label", phone.Label, 50);
             if (!result.Exists(p => p.Number == e164))
             {
                 result.Add(new PhoneContact(e164, Clean(phone.Label)));
@@ -166,16 +179,16 @@ internal static partial class CustomerDraftValidator
             }
 
             errors.Required(path + ".Line1", address.Line1);
-            errors.MaxLength(path + ".Line1", address.Line1, 200);
-            errors.MaxLength(path + ".Line2", address.Line2, 200);
+            errors.Text(path + ".Line1", address.Line1, 200);
+            errors.Text(path + ".Line2", address.Line2, 200);
             errors.Required(path + ".City", address.City);
-            errors.MaxLength(path + ".City", address.City, 100);
-            errors.MaxLength(path + ".Region", address.Region, 100);
-            errors.MaxLength(path + ".PostalCode", address.PostalCode, 20);
+            errors.Text(path + ".City", address.City, 100);
+            errors.Text(path + ".Region", address.Region, 100);
+            errors.Text(path + ".PostalCode", address.PostalCode, 20);
             var country = address.CountryCode?.Trim().ToUpperInvariant();
-            if (country is not { Length: 2 } || !char.IsAsciiLetterUpper(country[0]) || !char.IsAsciiLetterUpper(country[1]))
+            if (!CountryCodes.IsAssigned(country))
             {
-                errors.Add(path + ".CountryCode", "country-code", $"'{address.CountryCode}' is not an ISO 3166 alpha-2 country code");
+                errors.Add(path + ".CountryCode", "country-code", $"{InputText.Quote(address.CountryCode)} is not an officially assigned ISO 3166-1 alpha-2 country code");
                 continue;
             }
 
@@ -206,9 +219,9 @@ internal static partial class CustomerDraftValidator
             {
                 errors.Add($"Tags[{i}]", "required", "must not be blank");
             }
-            else if (tag.Length > MaxTagLength)
+            else if (tag.Length > MaxTagLength || InputText.IndexOfUnstorable(tag) >= 0)
             {
-                errors.Add($"Tags[{i}]", "max-length", $"must be at most {MaxTagLength} characters (was {tag.Length})");
+                errors.Text($"Tags[{i}]", tag, MaxTagLength);
             }
             else
             {
@@ -218,6 +231,51 @@ internal static partial class CustomerDraftValidator
 
         return result.Count == 0 ? [] : [.. result];
     }
+
+    /// <summary>
+    /// The one place that decides what a blank value means for every store: blank text, and blank items of a text
+    /// list, are no value. A text attribute that is blank, or a list with no item left, is not kept at all, so
+    /// "is set" and "is not set" read the same in memory and in SQL, and splitting an empty multi-select (which
+    /// gives <c>[""]</c>) sets nothing.
+    /// </summary>
+    internal static AttributeDictionary NormalizeAttributes(IReadOnlyDictionary<string, AttributeValue> attributes)
+    {
+        if (!attributes.Values.Any(IsBlankOrHoldsBlanks))
+        {
+            return AttributeDictionary.From(attributes);
+        }
+
+        var kept = new List<KeyValuePair<string, AttributeValue>>(attributes.Count);
+        foreach (var (key, value) in attributes)
+        {
+            if (value.Kind == AttributeKind.Text && string.IsNullOrWhiteSpace(value.Text))
+            {
+                continue;
+            }
+
+            if (value.Kind == AttributeKind.TextList)
+            {
+                var items = value.TextList.Where(item => !string.IsNullOrWhiteSpace(item)).ToArray();
+                if (items.Length > 0)
+                {
+                    kept.Add(new(key, items.Length == value.TextList.Count ? value : AttributeValue.FromTextList(items)));
+                }
+
+                continue;
+            }
+
+            kept.Add(new(key, value));
+        }
+
+        return AttributeDictionary.From(kept);
+    }
+
+    private static bool IsBlankOrHoldsBlanks(AttributeValue value) => value.Kind switch
+    {
+        AttributeKind.Text => string.IsNullOrWhiteSpace(value.Text),
+        AttributeKind.TextList => value.TextList.Count == 0 || value.TextList.Any(string.IsNullOrWhiteSpace),
+        _ => false,
+    };
 
     internal static void ValidateAttributes(IReadOnlyDictionary<string, AttributeValue> attributes, ValidationErrorCollector errors)
     {
@@ -229,7 +287,7 @@ internal static partial class CustomerDraftValidator
 
         foreach (var (key, value) in attributes)
         {
-            var path = $"Attributes[{key}]";
+            var path = $"Attributes[{InputText.Prefix(key)}]";
             if (!AttributeKeyPattern().IsMatch(key))
             {
                 errors.Add(path, "attribute-key", "keys start with a letter and hold at most 64 letters, digits, '_', '.' or '-'");
@@ -241,14 +299,22 @@ internal static partial class CustomerDraftValidator
             }
             else if (value.Kind == AttributeKind.Text)
             {
-                errors.MaxLength(path, value.Text, MaxAttributeTextLength);
+                errors.Text(path, value.Text, MaxAttributeTextLength);
+            }
+            else if (value.Kind == AttributeKind.Number)
+            {
+                // Databases keep attribute numbers as numeric(28, 8): what fits there is what every store keeps alike.
+                if (decimal.Abs(value.Number) >= MaxAttributeNumber || decimal.Round(value.Number, MaxAttributeDecimals) != value.Number)
+                {
+                    errors.Add(path, "number-range", $"must be below 10^18 in size with at most {MaxAttributeDecimals} decimal places");
+                }
             }
             else if (value.Kind == AttributeKind.TextList)
             {
                 errors.MaxCount(path, value.TextList, MaxAttributeListItems);
-                if (value.TextList.Any(item => item is null || item.Length > MaxTagLength * 4))
+                if (value.TextList.Any(item => item is null || item.Length > MaxTagLength * 4 || InputText.IndexOfUnstorable(item) >= 0))
                 {
-                    errors.Add(path, "list-item", $"items must not be null and must be at most {MaxTagLength * 4} characters");
+                    errors.Add(path, "list-item", $"items must not be null, must be valid Unicode text without U+0000 and must be at most {MaxTagLength * 4} characters");
                 }
             }
         }

@@ -59,10 +59,9 @@ public class CustomerManager
     public async Task<Customer> CreateAsync(CustomerDraft draft, CancellationToken cancellationToken = default)
     {
         using var activity = _instrumentation.ActivitySource.StartActivity("Crm.Kit.CreateCustomer");
-        var normalized = CustomerDraftValidator.Normalize(draft, Options, creating: true);
-        await CheckReferencesAsync(normalized, currentId: null, cancellationToken).ConfigureAwait(false);
-
         var now = _time.GetUtcNow();
+        var normalized = CustomerDraftValidator.Normalize(draft, Options, creating: true, now);
+        await CheckReferencesAsync(normalized, currentId: null, cancellationToken).ConfigureAwait(false);
         var customer = NewCustomer(normalized, now);
 
         try
@@ -105,7 +104,7 @@ public class CustomerManager
         {
             try
             {
-                normalized[i] = CustomerDraftValidator.Normalize(drafts[i], Options, creating: true);
+                normalized[i] = CustomerDraftValidator.Normalize(drafts[i], Options, creating: true, _time.GetUtcNow());
             }
             catch (CrmValidationException ex)
             {
@@ -119,7 +118,7 @@ public class CustomerManager
 
             if (normalized[i].ExternalReference is { } reference && !references.TryAdd(reference, i))
             {
-                errors.Add($"[{i}].ExternalReference", "unique", $"'{reference}' is also used by draft [{references[reference]}]");
+                errors.Add($"[{i}].ExternalReference", "unique", $"{InputText.Quote(reference)} is also used by draft [{references[reference]}]");
             }
 
             if (normalized[i].CompanyId is { } companyId)
@@ -193,7 +192,7 @@ public class CustomerManager
     {
         if (!EmailAddresses.TryNormalize(email, out var normalized))
         {
-            throw new CrmValidationException(nameof(email), "email-format", $"'{email}' is not a valid email address");
+            throw new CrmValidationException(nameof(email), "email-format", $"{InputText.Quote(email)} is not a valid email address");
         }
 
         return _store.FindByEmailAsync(TenantId, normalized, cancellationToken);
@@ -204,7 +203,7 @@ public class CustomerManager
     {
         if (!PhoneNumbers.TryNormalize(phone, Options.DefaultPhoneRegion, out var e164))
         {
-            throw new CrmValidationException(nameof(phone), "phone-format", $"'{phone}' is not a phone number");
+            throw new CrmValidationException(nameof(phone), "phone-format", $"{InputText.Quote(phone)} is not a phone number");
         }
 
         return _store.FindByPhoneAsync(TenantId, e164, cancellationToken);
@@ -248,7 +247,7 @@ public class CustomerManager
     /// <exception cref="ConcurrencyConflictException">The customer changed since <paramref name="expectedVersion"/>.</exception>
     public async Task<Customer> UpdateAsync(Guid id, long expectedVersion, CustomerDraft draft, CancellationToken cancellationToken = default)
     {
-        var normalized = CustomerDraftValidator.Normalize(draft, Options, creating: false);
+        var normalized = CustomerDraftValidator.Normalize(draft, Options, creating: false, _time.GetUtcNow());
         var current = await GetLiveAsync(id, cancellationToken).ConfigureAwait(false);
         await CheckReferencesAsync(normalized, id, cancellationToken).ConfigureAwait(false);
         var updated = await SaveAsync(current, expectedVersion, c => Apply(c, normalized), cancellationToken).ConfigureAwait(false);
@@ -263,7 +262,7 @@ public class CustomerManager
         var errors = new ValidationErrorCollector();
         errors.Defined(nameof(stage), stage);
         errors.Required(nameof(reason), reason);
-        errors.MaxLength(nameof(reason), reason, 100);
+        errors.Text(nameof(reason), reason, 100);
         errors.ThrowIfAny();
 
         var current = await GetLiveAsync(id, cancellationToken).ConfigureAwait(false);
@@ -285,7 +284,7 @@ public class CustomerManager
     public async Task<Customer> RecordConsentAsync(Guid id, ConsentRecord consent, CancellationToken cancellationToken = default)
     {
         var errors = new ValidationErrorCollector();
-        CustomerDraftValidator.ValidateConsent(nameof(consent), [consent], errors);
+        CustomerDraftValidator.ValidateConsent(nameof(consent), [consent], errors, _time.GetUtcNow(), Options.AllowedClockSkew);
         errors.ThrowIfAny();
 
         var updated = await ConcurrencyRetry.RunAsync(Options.ConcurrencyRetryLimit, _instrumentation, async () =>
@@ -309,7 +308,7 @@ public class CustomerManager
                 if (batch[i].ExternalReference is { } reference &&
                     await _store.FindByExternalReferenceAsync(TenantId, reference, cancellationToken).ConfigureAwait(false) is { } holder)
                 {
-                    errors.Add($"[{i}].ExternalReference", "unique", $"'{reference}' already belongs to customer {holder.MergedIntoId ?? holder.Id}");
+                    errors.Add($"[{i}].ExternalReference", "unique", $"{InputText.Quote(reference)} already belongs to customer {holder.MergedIntoId ?? holder.Id}");
                 }
             }
         }
@@ -407,7 +406,7 @@ public class CustomerManager
             var holder = await _store.FindByExternalReferenceAsync(TenantId, reference, cancellationToken).ConfigureAwait(false);
             if (holder is not null && holder.Id != currentId)
             {
-                errors.Add(nameof(draft.ExternalReference), "unique", $"'{reference}' already belongs to customer {holder.MergedIntoId ?? holder.Id}");
+                errors.Add(nameof(draft.ExternalReference), "unique", $"{InputText.Quote(reference)} already belongs to customer {holder.MergedIntoId ?? holder.Id}");
             }
         }
 

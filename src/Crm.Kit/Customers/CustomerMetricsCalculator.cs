@@ -9,7 +9,7 @@ internal sealed class CustomerMetricsCalculator(ICurrencyConverter converter, Cr
     {
         var converted = await converter.ConvertAsync(amount, currency, options.ReportingCurrency, asOf, cancellationToken).ConfigureAwait(false);
         return converted ?? throw new CrmValidationException(field, "convertible-currency",
-            $"'{currency}' cannot be converted to the reporting currency {options.ReportingCurrency}: register an ICurrencyConverter that knows the rate, or record orders in {options.ReportingCurrency}");
+            $"{InputText.Quote(currency)} cannot be converted to the reporting currency {options.ReportingCurrency}: register an ICurrencyConverter that knows the rate, or record orders in {options.ReportingCurrency}");
     }
 
     /// <summary>Adds one order, already converted to the reporting currency, to existing metrics.</summary>

@@ -181,7 +181,7 @@ public class FeedbackManager
         {
             // A concurrent delivery of the same answer got in first: return what it recorded.
             return await _store.FindResponseByReferenceAsync(TenantId, survey.Id, reference, cancellationToken).ConfigureAwait(false)
-                ?? throw new InvalidOperationException($"The answer with reference '{reference}' was reported as recorded but cannot be read.");
+                ?? throw new InvalidOperationException($"The answer with reference {InputText.Quote(reference)} was reported as recorded but cannot be read.");
         }
 
         List<CrmEvent> events = [new FeedbackReceived { Response = response, TenantId = TenantId, OccurredAt = now }];
@@ -257,11 +257,11 @@ public class FeedbackManager
             errors.Add(nameof(draft.CustomerId), "required", "is required");
         }
 
-        errors.MaxLength(nameof(draft.Comment), draft.Comment, MaxCommentLength);
-        errors.MaxLength(nameof(draft.Reference), draft.Reference, MaxNameLength);
-        if (draft.RespondedAt > now)
+        errors.Text(nameof(draft.Comment), draft.Comment, MaxCommentLength);
+        errors.Text(nameof(draft.Reference), draft.Reference, MaxNameLength);
+        if (draft.RespondedAt is { } respondedAt)
         {
-            errors.Add(nameof(draft.RespondedAt), "not-future", $"must not be in the future (was {draft.RespondedAt:O}, now {now:O})");
+            errors.Happened(nameof(draft.RespondedAt), respondedAt, now, _options.AllowedClockSkew);
         }
 
         errors.ThrowIfAny();
@@ -306,13 +306,13 @@ public class FeedbackManager
         ArgumentNullException.ThrowIfNull(draft);
         var errors = new ValidationErrorCollector();
         errors.Required(nameof(draft.Name), draft.Name);
-        errors.MaxLength(nameof(draft.Name), draft.Name, MaxNameLength);
+        errors.Text(nameof(draft.Name), draft.Name, MaxNameLength);
         errors.Defined(nameof(draft.Kind), draft.Kind);
-        errors.MaxLength(nameof(draft.Question), draft.Question, 1_000);
+        errors.Text(nameof(draft.Question), draft.Question, 1_000);
         if (draft.FollowUp is { } followUp)
         {
             errors.Required("FollowUp.FallbackOwnerId", followUp.FallbackOwnerId);
-            errors.MaxLength("FollowUp.FallbackOwnerId", followUp.FallbackOwnerId, MaxNameLength);
+            errors.Text("FollowUp.FallbackOwnerId", followUp.FallbackOwnerId, MaxNameLength);
             if (followUp.DueWithin <= TimeSpan.Zero || followUp.DueWithin > MaxFollowUp)
             {
                 errors.Add("FollowUp.DueWithin", "range", $"must be more than zero and at most {MaxFollowUp.TotalDays} days (was {followUp.DueWithin})");

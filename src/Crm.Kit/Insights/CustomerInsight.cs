@@ -87,7 +87,7 @@ public sealed record CustomerInsight
 
         if (!CurrencyCodes.IsValid(Currency))
         {
-            errors.Add($"{path}.{nameof(Currency)}", "iso-4217", $"'{Currency}' is not a three-letter ISO 4217 currency code");
+            errors.Add($"{path}.{nameof(Currency)}", "iso-4217", $"{InputText.Quote(Currency)} is not a three-letter ISO 4217 currency code");
         }
 
         var scored = RecencyScore is not null || FrequencyScore is not null || MonetaryScore is not null || RfmSegment is not null;
@@ -106,7 +106,7 @@ public sealed record CustomerInsight
                 errors.Add($"{path}.{nameof(RfmSegment)}", "required", "must name the segment when the RFM scores are set");
             }
 
-            errors.MaxLength($"{path}.{nameof(RfmSegment)}", RfmSegment, MaxSegmentNameLength);
+            errors.Text($"{path}.{nameof(RfmSegment)}", RfmSegment, MaxSegmentNameLength);
         }
 
         Probability(path, nameof(ChurnRisk), ChurnRisk, errors);

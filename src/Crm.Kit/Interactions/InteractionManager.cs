@@ -69,7 +69,7 @@ public class InteractionManager
     /// <exception cref="CrmValidationException">The draft breaks a rule; nothing was stored.</exception>
     public async Task<Interaction> RecordAsync(InteractionDraft draft, CancellationToken cancellationToken = default)
     {
-        Validate(draft);
+        Validate(draft, _time.GetUtcNow(), _options.AllowedClockSkew);
         var customer = await _customers.FindByIdAsync(draft.CustomerId, cancellationToken).ConfigureAwait(false)
             ?? throw new CrmValidationException(nameof(draft.CustomerId), "customer-exists", $"{draft.CustomerId} is not a customer in this tenant");
         await ValidateLinksAsync(customer.Id, draft, cancellationToken).ConfigureAwait(false);
@@ -84,7 +84,7 @@ public class InteractionManager
     /// <exception cref="ConcurrencyConflictException">It changed since <paramref name="expectedVersion"/>.</exception>
     public async Task<Interaction> UpdateAsync(Guid id, long expectedVersion, InteractionDraft draft, CancellationToken cancellationToken = default)
     {
-        Validate(draft);
+        Validate(draft, _time.GetUtcNow(), _options.AllowedClockSkew);
         var current = await GetAsync(id, cancellationToken).ConfigureAwait(false);
         if (current.Version != expectedVersion)
         {
@@ -190,13 +190,23 @@ public class InteractionManager
         CaseId = draft.CaseId,
     };
 
-    private static void Validate(InteractionDraft draft)
+    private static void Validate(InteractionDraft draft, DateTimeOffset now, TimeSpan allowedSkew)
     {
         ArgumentNullException.ThrowIfNull(draft);
         var errors = new ValidationErrorCollector();
         if (draft.CustomerId == Guid.Empty)
         {
             errors.Add(nameof(draft.CustomerId), "required", "is required");
+        }
+
+        if (draft.OccurredAt is { } occurredAt)
+        {
+            errors.Happened(nameof(draft.OccurredAt), occurredAt, now, allowedSkew);
+        }
+
+        if (draft.DueAt is { } dueAt)
+        {
+            errors.Planned(nameof(draft.DueAt), dueAt, now);
         }
 
         errors.Defined(nameof(draft.Kind), draft.Kind);
@@ -220,9 +230,9 @@ public class InteractionManager
             errors.Add(nameof(draft.DueAt), "task-only", "only tasks have a due date");
         }
 
-        errors.MaxLength(nameof(draft.Subject), draft.Subject, MaxSubjectLength);
-        errors.MaxLength(nameof(draft.Body), draft.Body, MaxBodyLength);
-        errors.MaxLength(nameof(draft.OwnerId), draft.OwnerId, 200);
+        errors.Text(nameof(draft.Subject), draft.Subject, MaxSubjectLength);
+        errors.Text(nameof(draft.Body), draft.Body, MaxBodyLength);
+        errors.Text(nameof(draft.OwnerId), draft.OwnerId, 200);
         if (draft.Kind == InteractionKind.Task && string.IsNullOrWhiteSpace(draft.OwnerId))
         {
             errors.Add(nameof(draft.OwnerId), "required", "a task needs an owner to do it");

@@ -145,7 +145,7 @@ public class LoyaltyManager
             referrer = await _store.FindAccountByReferralCodeAsync(TenantId, code, cancellationToken).ConfigureAwait(false);
             if (referrer is null)
             {
-                throw new CrmValidationException(nameof(referralCode), "referral-code-exists", $"'{code}' is not a member's referral code");
+                throw new CrmValidationException(nameof(referralCode), "referral-code-exists", $"{InputText.Quote(code)} is not a member's referral code");
             }
 
             if (referrer.CustomerId == customer.Id)
@@ -421,8 +421,8 @@ public class LoyaltyManager
         LoyaltyValidation.Points(errors, points);
         LoyaltyValidation.Key(errors, idempotencyKey);
         errors.Required(nameof(source), source);
-        errors.MaxLength(nameof(source), source, 100);
-        errors.MaxLength(nameof(reason), reason, 500);
+        errors.Text(nameof(source), source, 100);
+        errors.Text(nameof(reason), reason, 500);
         errors.ThrowIfAny();
         var programme = await RequireProgrammeAsync(cancellationToken).ConfigureAwait(false);
         var account = await RequireActiveAccountAsync(customerId, cancellationToken).ConfigureAwait(false);
@@ -457,12 +457,10 @@ public class LoyaltyManager
             LoyaltyValidation.Points(errors, line.Points, $"lines[{i}].{nameof(line.Points)}");
             LoyaltyValidation.Key(errors, line.IdempotencyKey, $"lines[{i}].{nameof(line.IdempotencyKey)}");
             errors.Required($"lines[{i}].{nameof(line.Source)}", line.Source);
-            errors.MaxLength($"lines[{i}].{nameof(line.Source)}", line.Source, 100);
-            errors.MaxLength($"lines[{i}].{nameof(line.Reason)}", line.Reason, 500);
-            if (line.EarnedAt > now)
-            {
-                errors.Add($"lines[{i}].{nameof(line.EarnedAt)}", "not-future", "must not be in the future");
-            }
+            errors.Text($"lines[{i}].{nameof(line.Source)}", line.Source, 100);
+            errors.Text($"lines[{i}].{nameof(line.Reason)}", line.Reason, 500);
+            // Imported points start their expiry and activation clocks at EarnedAt: no skew is allowed here.
+            errors.Happened($"lines[{i}].{nameof(line.EarnedAt)}", line.EarnedAt, now, TimeSpan.Zero);
         }
 
         errors.ThrowIfAny();
@@ -574,7 +572,7 @@ public class LoyaltyManager
         var errors = new ValidationErrorCollector();
         LoyaltyValidation.Points(errors, points);
         LoyaltyValidation.Key(errors, idempotencyKey);
-        errors.MaxLength(nameof(reason), reason, 500);
+        errors.Text(nameof(reason), reason, 500);
         errors.ThrowIfAny();
         var programme = await RequireProgrammeAsync(cancellationToken).ConfigureAwait(false);
         var account = await RequireActiveAccountAsync(customerId, cancellationToken).ConfigureAwait(false);
@@ -638,8 +636,8 @@ public class LoyaltyManager
     {
         var errors = new ValidationErrorCollector();
         LoyaltyValidation.Key(errors, idempotencyKey);
-        errors.MaxLength(nameof(reason), reason, 500);
-        errors.MaxLength(nameof(actor), actor, 200);
+        errors.Text(nameof(reason), reason, 500);
+        errors.Text(nameof(actor), actor, 200);
         errors.ThrowIfAny();
         var programme = await RequireProgrammeAsync(cancellationToken).ConfigureAwait(false);
         var original = await _store.FindEntryAsync(TenantId, entryId, cancellationToken).ConfigureAwait(false)
@@ -684,9 +682,9 @@ public class LoyaltyManager
         LoyaltyValidation.Points(errors, Math.Abs(points == long.MinValue ? 0 : points));
         LoyaltyValidation.Key(errors, idempotencyKey);
         errors.Required(nameof(reason), reason);
-        errors.MaxLength(nameof(reason), reason, 500);
+        errors.Text(nameof(reason), reason, 500);
         errors.Required(nameof(actor), actor);
-        errors.MaxLength(nameof(actor), actor, 200);
+        errors.Text(nameof(actor), actor, 200);
         errors.ThrowIfAny();
         var programme = await RequireProgrammeAsync(cancellationToken).ConfigureAwait(false);
         var account = await RequireAccountAsync(customerId, cancellationToken).ConfigureAwait(false);
@@ -1255,7 +1253,7 @@ public class LoyaltyManager
     private async ValueTask ValidateAsync(LoyaltyProgrammeDefinition definition, CancellationToken cancellationToken)
     {
         var errors = new ValidationErrorCollector();
-        LoyaltyValidation.Validate(definition, errors);
+        LoyaltyValidation.Validate(definition, errors, _time.GetUtcNow());
         if (!errors.HasErrors)
         {
             for (var i = 0; i < definition.Promotions.Count; i++)

@@ -9,16 +9,16 @@ internal static class LoyaltyValidation
     private const int MaxRuleEntries = 10_000;
     private const long MaxPointsPerCall = 1_000_000_000_000;
 
-    public static void Validate(LoyaltyProgrammeDefinition definition, ValidationErrorCollector errors)
+    public static void Validate(LoyaltyProgrammeDefinition definition, ValidationErrorCollector errors, DateTimeOffset now)
     {
         ArgumentNullException.ThrowIfNull(definition);
         errors.Required(nameof(definition.Name), definition.Name);
-        errors.MaxLength(nameof(definition.Name), definition.Name, 200);
+        errors.Text(nameof(definition.Name), definition.Name, 200);
         errors.Required(nameof(definition.PointName), definition.PointName);
-        errors.MaxLength(nameof(definition.PointName), definition.PointName, 50);
+        errors.Text(nameof(definition.PointName), definition.PointName, 50);
         if (!CurrencyCodes.IsValid(definition.Currency))
         {
-            errors.Add(nameof(definition.Currency), "currency-code", $"'{definition.Currency}' is not an ISO 4217 code in upper case");
+            errors.Add(nameof(definition.Currency), "currency-code", $"{InputText.Quote(definition.Currency)} is not an ISO 4217 code in upper case");
         }
 
         if (definition.ActivationDelayDays is < 0 or > 365)
@@ -34,15 +34,15 @@ internal static class LoyaltyValidation
             ValidateTiers(tiers, errors);
         }
 
-        ValidatePromotions(definition.Promotions, errors);
+        ValidatePromotions(definition.Promotions, errors, now);
     }
 
     public static void ValidateReward(LoyaltyRewardDraft draft, LoyaltyProgramme programme, ValidationErrorCollector errors)
     {
         ArgumentNullException.ThrowIfNull(draft);
         errors.Required(nameof(draft.Name), draft.Name);
-        errors.MaxLength(nameof(draft.Name), draft.Name, 200);
-        errors.MaxLength(nameof(draft.Description), draft.Description, 2000);
+        errors.Text(nameof(draft.Name), draft.Name, 200);
+        errors.Text(nameof(draft.Description), draft.Description, 2000);
         if (draft.Cost is < 1 or > MaxPointsPerCall)
         {
             errors.Add(nameof(draft.Cost), "range", $"must be between 1 and {MaxPointsPerCall} points");
@@ -55,14 +55,14 @@ internal static class LoyaltyValidation
 
         if (draft.RequiredTier is { } tier && TierIndex(programme.Definition.Tiers, tier) < 0)
         {
-            errors.Add(nameof(draft.RequiredTier), "tier-exists", $"'{tier}' is not a tier of the programme");
+            errors.Add(nameof(draft.RequiredTier), "tier-exists", $"{InputText.Quote(tier)} is not a tier of the programme");
         }
     }
 
     public static void Key(ValidationErrorCollector errors, string? key, string field = "idempotencyKey")
     {
         errors.Required(field, key);
-        errors.MaxLength(field, key, MaxKeyLength);
+        errors.Text(field, key, MaxKeyLength);
         if (key is not null && key.StartsWith(ReservedKeyPrefix, StringComparison.OrdinalIgnoreCase))
         {
             errors.Add(field, "reserved-prefix", $"keys starting with '{ReservedKeyPrefix}' are reserved for the postings Crm.Kit makes itself");
@@ -250,7 +250,7 @@ internal static class LoyaltyValidation
             }
             else if (!names.Add(level.Name.Trim()))
             {
-                errors.Add($"{path}.{nameof(level.Name)}", "unique", $"'{level.Name}' names two tiers");
+                errors.Add($"{path}.{nameof(level.Name)}", "unique", $"{InputText.Quote(level.Name)} names two tiers");
             }
 
             if (i == 0 && level.Threshold != 0m)
@@ -269,7 +269,7 @@ internal static class LoyaltyValidation
         }
     }
 
-    private static void ValidatePromotions(IReadOnlyList<LoyaltyPromotion>? promotions, ValidationErrorCollector errors)
+    private static void ValidatePromotions(IReadOnlyList<LoyaltyPromotion>? promotions, ValidationErrorCollector errors, DateTimeOffset now)
     {
         const string at = nameof(LoyaltyProgrammeDefinition.Promotions);
         if (promotions is null)
@@ -290,11 +290,13 @@ internal static class LoyaltyValidation
             }
             else if (!codes.Add(promotion.Code.Trim()))
             {
-                errors.Add($"{path}.{nameof(promotion.Code)}", "unique", $"'{promotion.Code}' names two promotions");
+                errors.Add($"{path}.{nameof(promotion.Code)}", "unique", $"{InputText.Quote(promotion.Code)} names two promotions");
             }
 
             errors.Required($"{path}.{nameof(promotion.Name)}", promotion.Name);
-            errors.MaxLength($"{path}.{nameof(promotion.Name)}", promotion.Name, 200);
+            errors.Text($"{path}.{nameof(promotion.Name)}", promotion.Name, 200);
+            errors.Planned($"{path}.{nameof(promotion.StartsAt)}", promotion.StartsAt, now);
+            errors.Planned($"{path}.{nameof(promotion.EndsAt)}", promotion.EndsAt, now);
             if (promotion.EndsAt <= promotion.StartsAt)
             {
                 errors.Add($"{path}.{nameof(promotion.EndsAt)}", "after-start", "must be after StartsAt");

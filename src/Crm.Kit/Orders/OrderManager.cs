@@ -64,7 +64,7 @@ public class OrderManager
     public async Task<Order> RecordAsync(OrderDraft draft, CancellationToken cancellationToken = default)
     {
         using var activity = _instrumentation.ActivitySource.StartActivity("Crm.Kit.RecordOrder");
-        Validate(draft);
+        Validate(draft, _time.GetUtcNow(), _options.AllowedClockSkew);
         var reference = draft.Reference.Trim();
         var existing = await _orders.FindByReferenceAsync(TenantId, reference, cancellationToken).ConfigureAwait(false);
         if (existing is not null)
@@ -139,7 +139,7 @@ public class OrderManager
         if (outcome.Order is null)
         {
             return await _orders.FindByReferenceAsync(TenantId, reference, cancellationToken).ConfigureAwait(false)
-                ?? throw new InvalidOperationException($"Order reference '{reference}' was reported as taken but cannot be read back.");
+                ?? throw new InvalidOperationException($"Order reference {InputText.Quote(reference)} was reported as taken but cannot be read back.");
         }
 
         var recorded = outcome.Order;
@@ -166,8 +166,8 @@ public class OrderManager
         ArgumentNullException.ThrowIfNull(request);
         var errors = new ValidationErrorCollector();
         errors.Required(nameof(request.Reference), request.Reference);
-        errors.MaxLength(nameof(request.Reference), request.Reference, 100);
-        errors.MaxLength(nameof(request.Reason), request.Reason, 500);
+        errors.Text(nameof(request.Reference), request.Reference, 100);
+        errors.Text(nameof(request.Reason), request.Reason, 500);
         if (request.Amount is not null && request.Lines.Count > 0)
         {
             errors.Add(nameof(request.Amount), "one-of", "give either lines or an amount, not both");
@@ -279,14 +279,14 @@ public class OrderManager
             var ordered = order.Lines.FirstOrDefault(l => l.Sku == line?.Sku);
             if (line is null || ordered is null)
             {
-                errors.Add($"Lines[{i}].Sku", "on-order", $"'{line?.Sku}' is not a SKU on order {order.Reference}");
+                errors.Add($"Lines[{i}].Sku", "on-order", $"{InputText.Quote(line?.Sku)} is not a SKU on order {InputText.Quote(order.Reference)}");
                 continue;
             }
 
             var left = ordered.Quantity - refundedBySku.GetValueOrDefault(line.Sku);
             if (line.Quantity < 1 || line.Quantity > left)
             {
-                errors.Add($"Lines[{i}].Quantity", "refundable-quantity", $"must be between 1 and {left}, the quantity of '{line.Sku}' not yet refunded");
+                errors.Add($"Lines[{i}].Quantity", "refundable-quantity", $"must be between 1 and {left}, the quantity of {InputText.Quote(line.Sku)} not yet refunded");
                 continue;
             }
 
@@ -303,7 +303,7 @@ public class OrderManager
         return new OrderRefund(request.Reference, total, now, request.Reason, [.. request.Lines]);
     }
 
-    private static void Validate(OrderDraft draft)
+    private static void Validate(OrderDraft draft, DateTimeOffset now, TimeSpan allowedSkew)
     {
         ArgumentNullException.ThrowIfNull(draft);
         var errors = new ValidationErrorCollector();
@@ -312,14 +312,19 @@ public class OrderManager
             errors.Add(nameof(draft.CustomerId), "required", "is required");
         }
 
-        errors.Required(nameof(draft.Reference), draft.Reference);
-        errors.MaxLength(nameof(draft.Reference), draft.Reference?.Trim(), 100);
-        if (!CurrencyCodes.IsValid(draft.Currency))
+        if (draft.PlacedAt is { } placedAt)
         {
-            errors.Add(nameof(draft.Currency), "iso-4217", $"'{draft.Currency}' is not an ISO 4217 currency code in upper case");
+            errors.Happened(nameof(draft.PlacedAt), placedAt, now, allowedSkew);
         }
 
-        errors.MaxLength(nameof(draft.Channel), draft.Channel, 50);
+        errors.Required(nameof(draft.Reference), draft.Reference);
+        errors.Text(nameof(draft.Reference), draft.Reference?.Trim(), 100);
+        if (!CurrencyCodes.IsValid(draft.Currency))
+        {
+            errors.Add(nameof(draft.Currency), "iso-4217", $"{InputText.Quote(draft.Currency)} is not an ISO 4217 currency code in upper case");
+        }
+
+        errors.Text(nameof(draft.Channel), draft.Channel, 50);
         ArgumentNullException.ThrowIfNull(draft.Lines);
         if (draft.Lines.Count == 0)
         {
@@ -339,10 +344,10 @@ public class OrderManager
             }
 
             errors.Required(path + ".Sku", line.Sku);
-            errors.MaxLength(path + ".Sku", line.Sku, 100);
+            errors.Text(path + ".Sku", line.Sku, 100);
             errors.Required(path + ".ProductName", line.ProductName);
-            errors.MaxLength(path + ".ProductName", line.ProductName, 200);
-            errors.MaxLength(path + ".Category", line.Category, 100);
+            errors.Text(path + ".ProductName", line.ProductName, 200);
+            errors.Text(path + ".Category", line.Category, 100);
             if (line.Quantity is < 1 or > 1_000_000)
             {
                 errors.Add(path + ".Quantity", "range", $"must be between 1 and 1000000 (was {line.Quantity})");
@@ -355,7 +360,7 @@ public class OrderManager
 
             if (!string.IsNullOrWhiteSpace(line.Sku) && !skus.Add(line.Sku.Trim()))
             {
-                errors.Add(path + ".Sku", "unique-sku", $"'{line.Sku}' appears on more than one line; put the total quantity on one line");
+                errors.Add(path + ".Sku", "unique-sku", $"{InputText.Quote(line.Sku)} appears on more than one line; put the total quantity on one line");
             }
         }
 

@@ -56,7 +56,7 @@ public sealed record PurchaseWindow
         var errors = new ValidationErrorCollector();
         if (!CurrencyCodes.IsValid(Currency))
         {
-            errors.Add(nameof(Currency), "iso-4217", $"'{Currency}' is not a three-letter ISO 4217 currency code.");
+            errors.Add(nameof(Currency), "iso-4217", $"{InputText.Quote(Currency)} is not a three-letter ISO 4217 currency code.");
         }
 
         if (FirstDay is { } first && first > LastDay)

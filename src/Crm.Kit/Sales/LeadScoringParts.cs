@@ -98,7 +98,7 @@ internal sealed class LeadScoringOptionsValidator(SegmentFieldRegistry fields) :
             }
             else if (!names.Add(ruleName.Trim()))
             {
-                failures.Add($"{path}.Name: '{ruleName}' is used by another rule; names must be unique (case-insensitively).");
+                failures.Add($"{path}.Name: {InputText.Quote(ruleName)} is used by another rule; names must be unique (case-insensitively).");
             }
         }
 
@@ -133,7 +133,7 @@ internal sealed class LeadScoringOptionsValidator(SegmentFieldRegistry fields) :
                 SegmentRuleValidator.Validate(rule.Rule, fields);
                 if (SegmentManager.Conditions(rule.Rule).FirstOrDefault(c => c.Field.StartsWith("lead.", StringComparison.Ordinal)) is { } own)
                 {
-                    failures.Add($"{path}.Rule: cannot use '{own.Field}': a score cannot depend on itself.");
+                    failures.Add($"{path}.Rule: cannot use {InputText.Quote(own.Field)}: a score cannot depend on itself.");
                 }
             }
             catch (CrmValidationException ex)

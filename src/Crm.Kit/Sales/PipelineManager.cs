@@ -84,7 +84,7 @@ public class PipelineManager
         ArgumentNullException.ThrowIfNull(draft);
         var errors = new ValidationErrorCollector();
         errors.Required(nameof(draft.Name), draft.Name);
-        errors.MaxLength(nameof(draft.Name), draft.Name, MaxNameLength);
+        errors.Text(nameof(draft.Name), draft.Name, MaxNameLength);
         if (draft.Stages is null || draft.Stages.Count == 0)
         {
             errors.Add(nameof(draft.Stages), "required", "a pipeline needs at least one stage");
@@ -151,7 +151,7 @@ public class PipelineManager
 
             if (stage is not null && pipeline.ActiveStages.Any(s => string.Equals(s.Name, stage.Name?.Trim(), StringComparison.OrdinalIgnoreCase)))
             {
-                errors.Add("stage.Name", "unique", $"the pipeline already has a stage named '{stage.Name}'");
+                errors.Add("stage.Name", "unique", $"the pipeline already has a stage named {InputText.Quote(stage.Name)}");
             }
 
             errors.ThrowIfAny();
@@ -167,7 +167,7 @@ public class PipelineManager
             var current = ActiveStage(pipeline, stageId, errors, nameof(stageId));
             if (stage is not null && pipeline.ActiveStages.Any(s => s.Id != stageId && string.Equals(s.Name, stage.Name?.Trim(), StringComparison.OrdinalIgnoreCase)))
             {
-                errors.Add("stage.Name", "unique", $"the pipeline already has a stage named '{stage.Name}'");
+                errors.Add("stage.Name", "unique", $"the pipeline already has a stage named {InputText.Quote(stage.Name)}");
             }
 
             errors.ThrowIfAny();
@@ -279,7 +279,7 @@ public class PipelineManager
         ArgumentNullException.ThrowIfNull(draft);
         CheckActor(actor);
         var errors = new ValidationErrorCollector();
-        CheckDeal(errors, draft, creating: true);
+        CheckDeal(errors, draft, creating: true, _time.GetUtcNow());
         errors.ThrowIfAny();
         var pipeline = await _store.FindPipelineAsync(TenantId, draft.PipelineId, cancellationToken).ConfigureAwait(false);
         if (pipeline is null)
@@ -320,7 +320,7 @@ public class PipelineManager
     {
         ArgumentNullException.ThrowIfNull(draft);
         var errors = new ValidationErrorCollector();
-        CheckDeal(errors, draft, creating: false);
+        CheckDeal(errors, draft, creating: false, _time.GetUtcNow());
         errors.ThrowIfAny();
         var current = await CurrentDealAsync(id, expectedVersion, cancellationToken).ConfigureAwait(false);
         if (draft.PipelineId != Guid.Empty && draft.PipelineId != current.PipelineId)
@@ -390,7 +390,7 @@ public class PipelineManager
             throw new CrmValidationException(nameof(reason), "known-reason",
                 pipeline.LostReasons.Count == 0
                     ? $"pipeline '{pipeline.Name}' has no lost reasons; add them with SetLostReasonsAsync"
-                    : $"'{reason}' is not a lost reason of pipeline '{pipeline.Name}'; use one of: {string.Join(", ", pipeline.LostReasons)}");
+                    : $"{InputText.Quote(reason)} is not a lost reason of pipeline '{pipeline.Name}'; use one of: {string.Join(", ", pipeline.LostReasons)}");
         }
 
         return await SaveChangeAsync(current, current.StageId, DealStatus.Lost, actor.Trim(), known, cancellationToken).ConfigureAwait(false);
@@ -799,7 +799,7 @@ public class PipelineManager
     {
         var errors = new ValidationErrorCollector();
         errors.Required(nameof(actor), actor);
-        errors.MaxLength(nameof(actor), actor, MaxNameLength);
+        errors.Text(nameof(actor), actor, MaxNameLength);
         errors.ThrowIfAny();
     }
 
@@ -812,7 +812,7 @@ public class PipelineManager
         }
 
         errors.Required(path + ".Name", stage.Name);
-        errors.MaxLength(path + ".Name", stage.Name, MaxStageNameLength);
+        errors.Text(path + ".Name", stage.Name, MaxStageNameLength);
         if (stage.WinProbability is < 0 or > 1)
         {
             errors.Add(path + ".WinProbability", "range", $"must be from 0 to 1 (was {stage.WinProbability})");
@@ -835,7 +835,7 @@ public class PipelineManager
         for (var i = 0; i < reasons.Count; i++)
         {
             errors.Required($"{path}[{i}]", reasons[i]);
-            errors.MaxLength($"{path}[{i}]", reasons[i], MaxNameLength);
+            errors.Text($"{path}[{i}]", reasons[i], MaxNameLength);
         }
 
         CheckDistinct(errors, path, reasons);
@@ -853,8 +853,14 @@ public class PipelineManager
     /// <param name="errors">Collects the broken rules.</param>
     /// <param name="draft">The draft.</param>
     /// <param name="creating">Whether the deal is being created: only then is the pipeline required (an update keeps it).</param>
-    private static void CheckDeal(ValidationErrorCollector errors, DealDraft draft, bool creating)
+    /// <param name="now">The time, which a planned close date is measured from.</param>
+    private static void CheckDeal(ValidationErrorCollector errors, DealDraft draft, bool creating, DateTimeOffset now)
     {
+        if (draft.ExpectedCloseDate is { } close)
+        {
+            errors.Planned(nameof(draft.ExpectedCloseDate), close, now);
+        }
+
         if (creating && draft.PipelineId == Guid.Empty)
         {
             errors.Add(nameof(draft.PipelineId), "required", "is required");
@@ -866,12 +872,12 @@ public class PipelineManager
         }
 
         errors.Required(nameof(draft.Title), draft.Title);
-        errors.MaxLength(nameof(draft.Title), draft.Title, 300);
-        errors.MaxLength(nameof(draft.OwnerId), draft.OwnerId, MaxNameLength);
-        errors.MaxLength(nameof(draft.Source), draft.Source, 100);
+        errors.Text(nameof(draft.Title), draft.Title, 300);
+        errors.Text(nameof(draft.OwnerId), draft.OwnerId, MaxNameLength);
+        errors.Text(nameof(draft.Source), draft.Source, 100);
         if (!CurrencyCodes.IsValid(draft.Currency?.ToUpperInvariant()))
         {
-            errors.Add(nameof(draft.Currency), "iso-4217", $"must be a three-letter ISO 4217 code such as USD or EUR (was '{draft.Currency}')");
+            errors.Add(nameof(draft.Currency), "iso-4217", $"must be a three-letter ISO 4217 code such as USD or EUR (was {InputText.Quote(draft.Currency)})");
         }
 
         if (draft.Amount < 0 || decimal.Round(draft.Amount, 4) != draft.Amount || draft.Amount > 1_000_000_000_000m)
@@ -913,7 +919,7 @@ public class PipelineManager
         ExpectedCloseDate = draft.ExpectedCloseDate,
         Lines = [.. draft.Lines ?? []],
         Source = string.IsNullOrWhiteSpace(draft.Source) ? null : draft.Source.Trim(),
-        Attributes = AttributeDictionary.From(draft.Attributes ?? AttributeDictionary.Empty),
+        Attributes = CustomerDraftValidator.NormalizeAttributes(draft.Attributes ?? AttributeDictionary.Empty),
         UpdatedAt = now,
         TenantId = TenantId,
     };

@@ -103,6 +103,14 @@ internal abstract class RuleTarget
     /// <summary>Whether a text-list field holds any of the folded texts in <paramref name="foldedSet"/> (string[]).</summary>
     public abstract Expression ListHasAny(SegmentField field, Expression foldedSet);
 
+    /// <summary>
+    /// Whether a text-list field holds every one of the <paramref name="count"/> distinct folded texts in
+    /// <paramref name="foldedSet"/> (string[]), tested at once; <see langword="null"/> when the target has no such
+    /// test, and the builder tests each text in turn. A database target counts the matching rows in one subquery
+    /// rather than running one subquery per text.
+    /// </summary>
+    public virtual Expression? ListHasAll(SegmentField field, Expression foldedSet, int count) => null;
+
     /// <summary>Whether a text-list field holds at least one text.</summary>
     public abstract Expression ListIsSet(SegmentField field);
 
@@ -243,16 +251,30 @@ internal sealed class RuleExpressionBuilder
 
         return group.Kind switch
         {
-            RuleGroupKind.All => parts.Aggregate(Expression.AndAlso),
-            RuleGroupKind.Any => parts.Aggregate(Expression.OrElse),
-            _ => Expression.Not(parts.Aggregate(Expression.OrElse)),
+            RuleGroupKind.All => Balanced(parts, Expression.AndAlso),
+            RuleGroupKind.Any => Balanced(parts, Expression.OrElse),
+            _ => Expression.Not(Balanced(parts, Expression.OrElse)),
         };
+    }
+
+    /// <summary>
+    /// Combines the parts as a balanced tree rather than a chain: a chain of a thousand conditions is a thousand
+    /// deep, past what SQL translators and the expression compiler accept; a balanced tree is ten deep. Evaluation
+    /// order and short-circuiting stay as the parts are listed.
+    /// </summary>
+    private static Expression Balanced(IReadOnlyList<Expression> parts, Func<Expression, Expression, BinaryExpression> combine)
+    {
+        return Combine(0, parts.Count);
+
+        Expression Combine(int start, int count) => count == 1
+            ? parts[start]
+            : combine(Combine(start, count / 2), Combine(start + (count / 2), count - (count / 2)));
     }
 
     private Expression Condition(RuleCondition condition)
     {
         var field = _registry.Find(condition.Field, condition.ValueType)
-            ?? throw new InvalidOperationException($"Field '{condition.Field}' is not registered; validate rules before compiling them.");
+            ?? throw new InvalidOperationException($"Field {InputText.Quote(condition.Field)} is not registered; validate rules before compiling them.");
         if (Operators.PositiveOf(condition.Operator) is { } positive)
         {
             return Expression.Not(Positive(field, positive, condition));
@@ -260,7 +282,9 @@ internal sealed class RuleExpressionBuilder
 
         if (condition.Operator == RuleOperator.HasAll)
         {
-            return condition.Values.Select(v => _target.ListHasAny(field, TextSet([v]))).Aggregate(Expression.AndAlso);
+            var distinct = condition.Values.Select(v => SegmentText.Fold(v.Text)!).Distinct(StringComparer.Ordinal).Count();
+            return _target.ListHasAll(field, TextSet(condition.Values), distinct)
+                ?? Balanced([.. condition.Values.Select(v => _target.ListHasAny(field, TextSet([v])))], Expression.AndAlso);
         }
 
         return Positive(field, condition.Operator, condition);
@@ -420,7 +444,7 @@ internal sealed class RuleExpressionBuilder
     }
 
     private static DateLiteral Date(RuleValue value) =>
-        RuleValues.TryParseDate(value.Text!, out var date) ? date : throw new InvalidOperationException($"'{value.Text}' is not a date; validate rules before compiling them.");
+        RuleValues.TryParseDate(value.Text!, out var date) ? date : throw new InvalidOperationException($"{InputText.Quote(value.Text)} is not a date; validate rules before compiling them.");
 
     private Expression Literal(SegmentField field, Type type, RuleValue value)
     {

@@ -521,8 +521,8 @@ public class SegmentManager
         ArgumentNullException.ThrowIfNull(draft);
         var errors = new ValidationErrorCollector();
         errors.Required(nameof(SegmentDraft.Name), draft.Name);
-        errors.MaxLength(nameof(SegmentDraft.Name), draft.Name?.Trim(), MaxNameLength);
-        errors.MaxLength(nameof(SegmentDraft.Description), draft.Description, MaxDescriptionLength);
+        errors.Text(nameof(SegmentDraft.Name), draft.Name?.Trim(), MaxNameLength);
+        errors.Text(nameof(SegmentDraft.Description), draft.Description, MaxDescriptionLength);
         if (draft.Rule is not null)
         {
             SegmentRuleValidator.Validate(draft.Rule, Fields, errors);
@@ -531,7 +531,11 @@ public class SegmentManager
         errors.ThrowIfAny();
         if (draft.Rule is not null)
         {
-            await ResolveAsync(draft.Rule, selfId, cancellationToken).ConfigureAwait(false);
+            var resolved = await ResolveAsync(draft.Rule, selfId, cancellationToken).ConfigureAwait(false);
+
+            // Run the rule once where the customers are before anything is written: a rule this store cannot
+            // evaluate fails here, and is never stored to break membership updates later.
+            await _evaluator.ListIdsAsync(TenantId, resolved, _time.GetUtcNow(), null, 1, cancellationToken).ConfigureAwait(false);
         }
     }
 

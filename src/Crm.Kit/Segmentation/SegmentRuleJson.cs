@@ -28,7 +28,10 @@ public static class SegmentRuleJson
     /// not given).
     /// </summary>
     /// <exception cref="CrmValidationException">Every problem found, each with its JSON path.</exception>
-    /// <exception cref="JsonException">The text is not well-formed JSON, or a property has a JSON type that cannot hold it.</exception>
+    /// <exception cref="JsonException">
+    /// The text is not well-formed JSON (invalid UTF-16 and escaped lone surrogates included), or a property has a
+    /// JSON type that cannot hold it.
+    /// </exception>
     public static SegmentRule Parse(string json, SegmentFieldRegistry? registry = null)
     {
         ArgumentNullException.ThrowIfNull(json);
@@ -39,7 +42,7 @@ public static class SegmentRuleJson
             throw new CrmValidationException("$", "max-length", $"a rule document may be at most {MaxLength} characters (was {json.Length})");
         }
 
-        var document = JsonSerializer.Deserialize(json, RuleJsonContext.Default.RuleDocumentDto);
+        var document = Deserialize(json);
         if (document is null)
         {
             throw new CrmValidationException("$", "required", "a rule document is an object with 'version' and 'rule'");
@@ -60,6 +63,39 @@ public static class SegmentRuleJson
         walk.Finish(SegmentRuleValidator.RootPath);
         errors.ThrowIfAny();
         return rule!;
+    }
+
+    // System.Text.Json refuses text that is not valid UTF-16 with exceptions other than JsonException (an
+    // ArgumentException for a raw lone surrogate, an InvalidOperationException for an escaped one such as \ud800):
+    // both mean the document is not well-formed, which is what JsonException documents.
+    private static RuleDocumentDto? Deserialize(string json)
+    {
+        if (InputText.IndexOfLoneSurrogate(json) is >= 0 and var at)
+        {
+            throw new JsonException($"The rule document is not valid UTF-16 text: a lone surrogate {InputText.CodePointAt(json, at)} stands at position {at}.");
+        }
+
+        try
+        {
+            return JsonSerializer.Deserialize(json, RuleJsonContext.Default.RuleDocumentDto);
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new JsonException("The rule document holds a string that is not valid Unicode (an escaped lone surrogate such as \\ud800): " + e.Message, e);
+        }
+    }
+
+    // A value stays raw JSON until read here, so an escaped lone surrogate inside it surfaces only now.
+    private static string StringOf(JsonElement element)
+    {
+        try
+        {
+            return element.GetString()!;
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new JsonException("The rule document holds a string that is not valid Unicode (an escaped lone surrogate such as \\ud800): " + e.Message, e);
+        }
     }
 
     private static SegmentRule? Read(RuleNodeDto? node, string path, int depth, SegmentRuleValidator.Walk walk)
@@ -121,7 +157,7 @@ public static class SegmentRuleJson
         }
         else if (!TryEnum(node.Op, out op))
         {
-            errors.Add(path + ".op", "unknown-operator", $"'{Clip(node.Op)}' is not an operator; known: {string.Join(", ", Enum.GetValues<RuleOperator>().Select(Names.Operator))}");
+            errors.Add(path + ".op", "unknown-operator", $"{InputText.Quote(node.Op)} is not an operator; known: {string.Join(", ", Enum.GetValues<RuleOperator>().Select(Names.Operator))}");
             ok = false;
         }
 
@@ -134,7 +170,7 @@ public static class SegmentRuleJson
             }
             else
             {
-                errors.Add(path + ".unit", "unknown-unit", $"'{Clip(node.Unit)}' is not a unit; use days, weeks or months");
+                errors.Add(path + ".unit", "unknown-unit", $"{InputText.Quote(node.Unit)} is not a unit; use days, weeks or months");
                 ok = false;
             }
         }
@@ -148,7 +184,7 @@ public static class SegmentRuleJson
             }
             else
             {
-                errors.Add(path + ".type", "unknown-type", $"'{Clip(node.Type)}' is not a type; use text, number, date, boolean or textList");
+                errors.Add(path + ".type", "unknown-type", $"{InputText.Quote(node.Type)} is not a type; use text, number, date, boolean or textList");
                 ok = false;
             }
         }
@@ -193,7 +229,7 @@ public static class SegmentRuleJson
         switch (element.ValueKind)
         {
             case JsonValueKind.String:
-                values.Add(RuleValue.FromText(element.GetString()!));
+                values.Add(RuleValue.FromText(StringOf(element)));
                 return true;
             case JsonValueKind.Number when element.TryGetDecimal(out var number):
                 values.Add(RuleValue.FromNumber(number));
@@ -219,7 +255,7 @@ public static class SegmentRuleJson
 
         foreach (var name in extra.Keys.Take(10))
         {
-            errors.Add($"{path}.{Clip(name)}", "unknown-property", "is not part of the rule format");
+            errors.Add($"{path}.{InputText.Prefix(name)}", "unknown-property", "is not part of the rule format");
         }
     }
 
@@ -239,8 +275,6 @@ public static class SegmentRuleJson
         value = default;
         return false;
     }
-
-    private static string Clip(string text) => text.Length <= 64 ? text : text[..64] + "…";
 
     private static RuleNodeDto ToDto(SegmentRule rule)
     {

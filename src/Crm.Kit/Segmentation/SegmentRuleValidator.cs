@@ -20,8 +20,20 @@ public static class SegmentRuleValidator
     /// <summary>Most values one condition may list.</summary>
     public const int MaxValues = 1000;
 
-    /// <summary>Largest amount in a relative date condition (100 years in days).</summary>
+    /// <summary>Largest amount in a relative date condition counted in days (100 years).</summary>
     public const int MaxAmount = 36_600;
+
+    /// <summary>Largest amount in a relative date condition counted in weeks (100 years).</summary>
+    public const int MaxAmountWeeks = MaxAmount / 7;
+
+    /// <summary>Largest amount in a relative date condition counted in months (100 years).</summary>
+    public const int MaxAmountMonths = 1_200;
+
+    /// <summary>The earliest day a date value may name.</summary>
+    public static readonly DateOnly EarliestDate = new(1900, 1, 1);
+
+    /// <summary>The latest day a date value may name.</summary>
+    public static readonly DateOnly LatestDate = new(2999, 12, 31);
 
     internal const string RootPath = "$.rule";
 
@@ -150,8 +162,8 @@ public static class SegmentRuleValidator
             if (field is null)
             {
                 errors.Add(path + ".field", "unknown-field", isAttribute
-                    ? $"'{condition.Field}' is not a valid attribute key (a letter, then up to 63 letters, digits, '_', '.' or '-')"
-                    : $"'{condition.Field}' is not a known field");
+                    ? $"{InputText.Quote(condition.Field)} is not a valid attribute key (a letter, then up to 63 letters, digits, '_', '.' or '-')"
+                    : $"{InputText.Quote(condition.Field)} is not a known field");
                 return;
             }
 
@@ -174,13 +186,15 @@ public static class SegmentRuleValidator
         {
             if (Operators.IsRelative(condition.Operator))
             {
+                // Every relative date lies within 100 years of now, so that no evaluation can leave the calendar.
+                var max = condition.Unit switch { RelativeDateUnit.Weeks => MaxAmountWeeks, RelativeDateUnit.Months => MaxAmountMonths, _ => MaxAmount };
                 if (condition.Amount is not { } amount)
                 {
                     errors.Add(path + ".amount", "required", $"'{Names.Operator(condition.Operator)}' needs an amount");
                 }
-                else if (amount is < 0 or > MaxAmount)
+                else if (amount < 0 || amount > max)
                 {
-                    errors.Add(path + ".amount", "range", $"must be between 0 and {MaxAmount} (was {amount})");
+                    errors.Add(path + ".amount", "range", $"must be between 0 and {max} {(condition.Unit is { } u && Enum.IsDefined(u) ? Names.Unit(u) : "days")}, at most 100 years (was {amount})");
                 }
 
                 if (condition.Unit is not { } unit)
@@ -244,6 +258,12 @@ public static class SegmentRuleValidator
                 return;
             }
 
+            if (value.Kind == RuleValueKind.Text && InputText.IndexOfUnstorable(value.Text!) is >= 0 and var at)
+            {
+                errors.Add(path, "text-encoding", $"must be valid Unicode text without U+0000; {InputText.CodePointAt(value.Text!, at)} stands at position {at}");
+                return;
+            }
+
             switch (field.Type)
             {
                 case SegmentValueType.Text or SegmentValueType.TextList:
@@ -268,6 +288,10 @@ public static class SegmentRuleValidator
                     if (value.Kind != RuleValueKind.Text || !RuleValues.TryParseDate(value.Text!, out var date))
                     {
                         errors.Add(path, "bad-date", "must be a day (yyyy-MM-dd) or an ISO 8601 instant (2026-05-01T09:30:00Z)");
+                    }
+                    else if (!RuleValues.IsWithinWindow(date))
+                    {
+                        errors.Add(path, "date-range", $"must lie between {EarliestDate:yyyy-MM-dd} and {LatestDate:yyyy-MM-dd}");
                     }
                     else if (op == RuleOperator.On && !date.IsDay)
                     {
@@ -388,6 +412,13 @@ internal static class RuleValues
 
         date = default;
         return false;
+    }
+
+    /// <summary>Whether a date value lies within the window the validator allows (an instant by its UTC day).</summary>
+    public static bool IsWithinWindow(DateLiteral date)
+    {
+        var day = date.IsDay ? date.Day : DateOnly.FromDateTime(date.Instant.UtcDateTime);
+        return day >= SegmentRuleValidator.EarliestDate && day <= SegmentRuleValidator.LatestDate;
     }
 
     public static bool IsWholeNumberField(SegmentField field) =>

@@ -94,7 +94,7 @@ public sealed class BusinessCalendar
         }
         else if (!TimeZoneInfo.TryFindSystemTimeZoneById(hours.TimeZoneId, out zone))
         {
-            errors.Add(path + ".TimeZoneId", "known-time-zone", $"'{hours.TimeZoneId}' is not a time zone known to this machine");
+            errors.Add(path + ".TimeZoneId", "known-time-zone", $"{InputText.Quote(hours.TimeZoneId)} is not a time zone known to this machine");
         }
 
         if (hours.Windows is null || hours.Windows.Count == 0)

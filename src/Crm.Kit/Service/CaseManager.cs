@@ -163,8 +163,8 @@ public class CaseManager
         var errors = new ValidationErrorCollector();
         errors.Defined(nameof(status), status);
         errors.Required(nameof(actor), actor);
-        errors.MaxLength(nameof(actor), actor, MaxNameLength);
-        errors.MaxLength(nameof(note), note, 2_000);
+        errors.Text(nameof(actor), actor, MaxNameLength);
+        errors.Text(nameof(note), note, 2_000);
         errors.ThrowIfAny();
 
         var current = await CurrentAsync(id, expectedVersion, cancellationToken).ConfigureAwait(false);
@@ -180,10 +180,10 @@ public class CaseManager
     public async Task<ServiceCase> AssignAsync(Guid id, long expectedVersion, string? ownerId, string? team, string actor, CancellationToken cancellationToken = default)
     {
         var errors = new ValidationErrorCollector();
-        errors.MaxLength(nameof(ownerId), ownerId, MaxNameLength);
-        errors.MaxLength(nameof(team), team, MaxNameLength);
+        errors.Text(nameof(ownerId), ownerId, MaxNameLength);
+        errors.Text(nameof(team), team, MaxNameLength);
         errors.Required(nameof(actor), actor);
-        errors.MaxLength(nameof(actor), actor, MaxNameLength);
+        errors.Text(nameof(actor), actor, MaxNameLength);
         errors.ThrowIfAny();
 
         var current = await CurrentAsync(id, expectedVersion, cancellationToken).ConfigureAwait(false);
@@ -202,7 +202,7 @@ public class CaseManager
         var errors = new ValidationErrorCollector();
         errors.Defined(nameof(priority), priority);
         errors.Required(nameof(actor), actor);
-        errors.MaxLength(nameof(actor), actor, MaxNameLength);
+        errors.Text(nameof(actor), actor, MaxNameLength);
         errors.ThrowIfAny();
 
         var current = await CurrentAsync(id, expectedVersion, cancellationToken).ConfigureAwait(false);
@@ -473,14 +473,14 @@ public class CaseManager
 
         CheckKind(errors, nameof(draft.Kind), draft.Kind, required: true);
         errors.Required(nameof(draft.Subject), draft.Subject);
-        errors.MaxLength(nameof(draft.Subject), draft.Subject, MaxSubjectLength);
-        errors.MaxLength(nameof(draft.Description), draft.Description, MaxDescriptionLength);
+        errors.Text(nameof(draft.Subject), draft.Subject, MaxSubjectLength);
+        errors.Text(nameof(draft.Description), draft.Description, MaxDescriptionLength);
         errors.Defined(nameof(draft.Channel), draft.Channel);
         errors.Defined(nameof(draft.Priority), draft.Priority);
-        errors.MaxLength(nameof(draft.OwnerId), draft.OwnerId, MaxNameLength);
-        errors.MaxLength(nameof(draft.Team), draft.Team, MaxNameLength);
+        errors.Text(nameof(draft.OwnerId), draft.OwnerId, MaxNameLength);
+        errors.Text(nameof(draft.Team), draft.Team, MaxNameLength);
         errors.Required(nameof(draft.OpenedBy), draft.OpenedBy);
-        errors.MaxLength(nameof(draft.OpenedBy), draft.OpenedBy, MaxNameLength);
+        errors.Text(nameof(draft.OpenedBy), draft.OpenedBy, MaxNameLength);
         errors.ThrowIfAny();
     }
 
@@ -489,7 +489,7 @@ public class CaseManager
         ArgumentNullException.ThrowIfNull(draft);
         var errors = new ValidationErrorCollector();
         errors.Required(nameof(draft.Name), draft.Name);
-        errors.MaxLength(nameof(draft.Name), draft.Name, MaxNameLength);
+        errors.Text(nameof(draft.Name), draft.Name, MaxNameLength);
         errors.Defined(nameof(draft.Priority), draft.Priority);
         CheckKind(errors, nameof(draft.Kind), draft.Kind, required: false);
         if (draft.FirstResponseTarget <= TimeSpan.Zero || draft.FirstResponseTarget > MaxTarget)
@@ -524,7 +524,7 @@ public class CaseManager
 
         if (!_kinds.Contains(NormalizeKind(kind)))
         {
-            errors.Add(field, "known-kind", $"'{kind}' is not a case kind of this application; known kinds: {string.Join(", ", _kinds.Order(StringComparer.Ordinal))} (add kinds with ServiceOptions.CaseKinds)");
+            errors.Add(field, "known-kind", $"{InputText.Quote(kind)} is not a case kind of this application; known kinds: {string.Join(", ", _kinds.Order(StringComparer.Ordinal))} (add kinds with ServiceOptions.CaseKinds)");
         }
     }
 

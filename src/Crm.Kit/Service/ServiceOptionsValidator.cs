@@ -17,7 +17,7 @@ internal sealed class ServiceOptionsValidator : IValidateOptions<ServiceOptions>
         {
             if (string.IsNullOrWhiteSpace(kind) || kind.Trim().Length > 50)
             {
-                failures.Add($"ServiceOptions.CaseKinds: '{kind}' must be non-blank and at most 50 characters.");
+                failures.Add($"ServiceOptions.CaseKinds: {InputText.Quote(kind)} must be non-blank and at most 50 characters.");
             }
         }
 

@@ -206,6 +206,110 @@ public sealed class RuleLanguageTests
     }
 
     [Fact]
+    public void Text_that_is_not_valid_unicode_fails_as_malformed_json()
+    {
+        const string template = """{"version":1,"rule":{"field":"city","op":"equals","value":"VALUE"}}""";
+        string[] malformed =
+        [
+            template.Replace("VALUE", "\\ud800", StringComparison.Ordinal),        // an escaped lone high surrogate
+            template.Replace("VALUE", "\\udfff", StringComparison.Ordinal),        // an escaped lone low surrogate
+            template.Replace("VALUE", "\\udc00\\ud800", StringComparison.Ordinal), // a pair in the wrong order
+            template.Replace("VALUE", "\ud800", StringComparison.Ordinal),          // a raw lone surrogate
+            template.Replace("VALUE", "x", StringComparison.Ordinal).Replace("\"city\"", "\"\\ud800\"", StringComparison.Ordinal),
+        ];
+        foreach (var text in malformed)
+        {
+            Assert.Throws<JsonException>(() => SegmentRuleJson.Parse(text));
+        }
+
+        // A well-formed pair, escaped or raw, is ordinary text.
+        Assert.Equal("\U0001F600", ((RuleCondition)SegmentRuleJson.Parse(template.Replace("VALUE", "\\ud83d\\ude00", StringComparison.Ordinal))).Values[0].Text);
+        Assert.Equal("\U0001F600", ((RuleCondition)SegmentRuleJson.Parse(template.Replace("VALUE", "\U0001F600", StringComparison.Ordinal))).Values[0].Text);
+        // U+0000 is well-formed JSON, but no database text can hold it: a validation error names the value.
+        var nul = Assert.Throws<CrmValidationException>(() => SegmentRuleJson.Parse(template.Replace("VALUE", "a\\u0000b", StringComparison.Ordinal)));
+        Assert.Equal(("$.rule.value", "text-encoding"), (nul.Errors[0].Field, nul.Errors[0].Rule));
+    }
+
+    [Fact]
+    public async Task Any_bytes_or_code_units_end_in_a_validation_or_json_error_only()
+    {
+        var customers = await Customers.Value;
+        var faker = new SegmentRuleFaker(seed: 17, customers, Start);
+        var documents = Enumerable.Range(0, 20).Select(_ => SegmentRuleJson.Serialize(faker.Next(maxDepth: 2))).ToArray();
+        var compiler = Compiler();
+
+        void Check(string text)
+        {
+            try
+            {
+                compiler.Compile(SegmentRuleJson.Parse(text));
+            }
+            catch (CrmValidationException)
+            {
+            }
+            catch (JsonException)
+            {
+            }
+        }
+
+        // Raw UTF-16 code units, surrogates of both halves included, spliced into real documents.
+        Gen.Select(Gen.Int[0, documents.Length - 1], Gen.Int[0, int.MaxValue], Gen.Char.Array[1, 8]).Sample((doc, at, units) =>
+        {
+            var text = documents[doc];
+            var position = at % text.Length;
+            Check(string.Concat(text.AsSpan(0, position), new string(units), text.AsSpan(position)));
+        }, iter: 3000);
+
+        // Escapes of every kind, lone surrogates and broken escapes among them, inside string values.
+        string[] escapes = ["\\ud800", "\\udbff", "\\udc00", "\\udfff", "\\ud83d\\ude00", "\\u0000", "\\u", "\\u12", "\\uzzzz", "\\x41", "\\", "\\\"", "\\/", "\\b\\f\\n\\r\\t", "\\u200b", "\\u202e", "\\ufeff"];
+        Gen.Select(Gen.Int[0, documents.Length - 1], Gen.Int[0, escapes.Length - 1].Array[1, 4]).Sample((doc, picks) =>
+        {
+            var inserted = string.Concat(picks.Select(p => escapes[p]));
+            var text = documents[doc];
+            var quote = text.IndexOf("\"value\":\"", StringComparison.Ordinal);
+            Check(quote < 0 ? text.Replace("\"version\"", "\"ver" + inserted + "sion\"", StringComparison.Ordinal) : text.Insert(quote + 9, inserted));
+        }, iter: 3000);
+
+        // Bytes, as a host would decode them from a request body: invalid UTF-8 becomes U+FFFD, Latin-1 anything.
+        Gen.Byte.Array[0, 300].Sample(bytes =>
+        {
+            Check(System.Text.Encoding.UTF8.GetString(bytes));
+            Check(System.Text.Encoding.Latin1.GetString(bytes));
+            Check(documents[bytes.Length % documents.Length] + System.Text.Encoding.UTF8.GetString(bytes));
+        }, iter: 2000);
+    }
+
+    [Fact]
+    public void Date_values_and_relative_amounts_stay_within_the_documented_window()
+    {
+        var compiler = Compiler();
+        var customer = new Customer { Id = Guid.NewGuid(), TenantId = "t", CreatedAt = Start };
+        string Reject(SegmentRule rule) => Assert.Single(Assert.Throws<CrmValidationException>(() => compiler.Compile(rule)).Errors).Rule;
+        void Runs(SegmentRule rule) => compiler.Compile(rule).Matches(customer, Start);
+
+        // The probe's rule: "on 9999-12-31" passed validation and then threw when evaluated.
+        Assert.Equal("date-range", Reject(Rule.Field("createdAt").On(new DateOnly(9999, 12, 31))));
+        Assert.Equal("date-range", Reject(Rule.Field("createdAt").Before(new DateOnly(1899, 12, 31))));
+        Assert.Equal("date-range", Reject(Rule.Field("createdAt").After(new DateOnly(3000, 1, 1))));
+        Assert.Equal("date-range", Reject(Rule.Field("createdAt").After(new DateTimeOffset(3000, 1, 1, 0, 0, 0, TimeSpan.Zero))));
+        Assert.Equal("date-range", Reject(Rule.Field("createdAt").Before(new DateTimeOffset(1900, 1, 1, 5, 0, 0, TimeSpan.FromHours(14)))));
+        Assert.Equal("date-range", Reject(Rule.Field("createdAt").Between(new DateOnly(1, 1, 1), new DateOnly(2000, 1, 1))));
+
+        Runs(Rule.Field("createdAt").On(SegmentRuleValidator.LatestDate));
+        Runs(Rule.Field("createdAt").On(SegmentRuleValidator.EarliestDate));
+        Runs(Rule.Field("createdAt").Between(SegmentRuleValidator.EarliestDate, SegmentRuleValidator.LatestDate));
+        Runs(Rule.Field("createdAt").After(new DateTimeOffset(2999, 12, 31, 23, 59, 59, TimeSpan.Zero)));
+        Runs(Rule.Field("createdAt").Before(new DateTimeOffset(1900, 1, 1, 0, 0, 0, TimeSpan.Zero)));
+
+        foreach (var (unit, max) in new[] { (RelativeDateUnit.Days, SegmentRuleValidator.MaxAmount), (RelativeDateUnit.Weeks, SegmentRuleValidator.MaxAmountWeeks), (RelativeDateUnit.Months, SegmentRuleValidator.MaxAmountMonths) })
+        {
+            Runs(Rule.Field("createdAt").MoreThanAgo(max, unit));
+            Runs(Rule.Field("createdAt").WithinNext(max, unit));
+            Assert.Equal("range", Reject(Rule.Field("createdAt").MoreThanAgo(max + 1, unit)));
+        }
+    }
+
+    [Fact]
     public async Task Days_are_read_in_the_configured_time_zone()
     {
         var berlin = TimeZoneInfo.FindSystemTimeZoneById("Europe/Berlin");
