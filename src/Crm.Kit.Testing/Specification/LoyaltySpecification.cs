@@ -12,7 +12,7 @@ namespace Crm.Kit.Testing.Specification;
 /// points; expiry by lot; tiers; rewards; referrals; segment fields; tenant isolation; and a concurrency run whose
 /// ledger must still add up exactly.
 /// </summary>
-public abstract class LoyaltySpecification : CrmSpecification
+public abstract partial class LoyaltySpecification : CrmSpecification
 {
     /// <summary>Operations each of the eight workers of the concurrency test performs.</summary>
     protected virtual int OperationsPerWorker => 1000;
@@ -89,6 +89,31 @@ public abstract class LoyaltySpecification : CrmSpecification
         var reversal = statement.Entries.Items[0];
         Assert.Equal((LedgerEntryKind.Reverse, -20L, 80L, 0L), (reversal.Kind, reversal.Points, reversal.Shortfall, reversal.BalanceAfter));
         await AssertLedgerExplainsBalanceAsync(host, customer);
+    }
+
+    /// <summary>
+    /// Earn 100 from an order, redeem 60, refund the order in full and cancel the redemption: whichever of the refund
+    /// and the cancellation comes first, the member ends with no points, since all 100 came from refunded value.
+    /// </summary>
+    [Fact]
+    public virtual async Task A_cancelled_redemption_never_returns_points_of_a_refunded_order()
+    {
+        var host = await LoyaltyHostAsync(Programme());
+        foreach (var refundFirst in new[] { true, false })
+        {
+            var customer = await MemberAsync(host);
+            await EarnOrderAsync(host, customer, $"o-{refundFirst}", ("A", "Tops", 1, 100m));
+            var redemption = await host.Loyalty.RedeemAsync(customer, 60, "spend", cancellationToken: Cancel);
+            var order = await host.Orders.FindByReferenceAsync($"o-{refundFirst}", Cancel);
+            Task Refund() => host.Orders.RefundAsync(order!.Id, new RefundRequest { Reference = "r-1" }, Cancel);
+            Task Cancel_() => host.Loyalty.ReverseAsync(redemption.Id, "cancel", cancellationToken: Cancel);
+            await (refundFirst ? Refund() : Cancel_());
+            await (refundFirst ? Cancel_() : Refund());
+
+            var balance = await host.Loyalty.GetBalanceAsync(customer, Cancel);
+            Assert.Equal((0L, 0L), (balance!.Balance, balance.Available));
+            await AssertLedgerExplainsBalanceAsync(host, customer);
+        }
     }
 
     /// <summary>Repeating a key returns the original entry and changes nothing, even with other arguments.</summary>

@@ -1049,6 +1049,9 @@ public class LoyaltyManager
             Reason = reason,
             Actor = actor,
         }, original.Draws, cancellationToken).ConfigureAwait(false);
+
+        // Points that come back settle what reversals still owe, so none earned from refunded value is spendable again.
+        await RefundDebts.SettleAsync(b, _store, cancellationToken).ConfigureAwait(false);
     }
 
     private async ValueTask UpgradeAsync(PostingBuilder b, CancellationToken cancellationToken)

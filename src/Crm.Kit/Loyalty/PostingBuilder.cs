@@ -114,15 +114,24 @@ internal sealed class PostingBuilder
     /// <summary>Appends a credit that gives points back to the lots they were taken from.</summary>
     public async ValueTask<LedgerEntry> RestoreAsync(EntryDraft draft, IReadOnlyList<LotDraw> draws, CancellationToken cancellationToken)
     {
+        await GiveBackAsync(draws, cancellationToken).ConfigureAwait(false);
+        return Restored(draft, draws);
+    }
+
+    /// <summary>Gives points back to the lots they were taken from, without an entry yet (see <see cref="Restored"/>).</summary>
+    public async ValueTask GiveBackAsync(IReadOnlyList<LotDraw> draws, CancellationToken cancellationToken)
+    {
         var lots = await LoadAsync(draws.Select(d => d.LotId).Distinct().ToList(), cancellationToken).ConfigureAwait(false);
         foreach (var draw in draws)
         {
             var lot = lots[draw.LotId];
             lots[draw.LotId] = Changed[draw.LotId] = lot with { Remaining = lot.Remaining + draw.Points };
         }
-
-        return Append(draft with { Draws = draws }, draws.Sum(d => d.Points));
     }
+
+    /// <summary>Appends the credit for points <see cref="GiveBackAsync"/> gave back.</summary>
+    public LedgerEntry Restored(in EntryDraft draft, IReadOnlyList<LotDraw> draws) =>
+        Append(draft with { Draws = draws }, draws.Sum(d => d.Points));
 
     /// <summary>
     /// Takes up to <paramref name="points"/> from the lots: <paramref name="firstLotId"/> first when given, then the
@@ -143,17 +152,28 @@ internal sealed class PostingBuilder
 
         foreach (var pendingPass in availableOnly ? [false] : new[] { false, true })
         {
+            // The store lists the lots open in it; a lot this posting gave points back to may still be closed
+            // there, so such lots are taken from in their turn as well.
+            var reopened = _changed is null ? [] : _changed.Values
+                .Where(l => l.Remaining > 0 && (l.AvailableAt > Now) == pendingPass)
+                .OrderBy(l => l.EarnedAt).ThenBy(l => l.Id).ToList();
+            var handled = new HashSet<Guid>();
+            var nextReopened = 0;
             KeysetPosition? after = null;
             while (need > 0)
             {
                 var page = await _store.ListOpenLotsAsync(TenantId, Original.Id, after, LotPage, cancellationToken).ConfigureAwait(false);
                 foreach (var stored in page)
                 {
-                    var lot = ChangedOr(stored);
-                    var pending = lot.AvailableAt > Now;
-                    if (pending == pendingPass && need > 0)
+                    for (; nextReopened < reopened.Count && need > 0 && Precedes(reopened[nextReopened], stored); nextReopened++)
                     {
-                        need -= Take(lot, need, draws);
+                        need -= TakeOnce(reopened[nextReopened], need, draws, handled);
+                    }
+
+                    var lot = ChangedOr(stored);
+                    if ((lot.AvailableAt > Now) == pendingPass && need > 0)
+                    {
+                        need -= TakeOnce(lot, need, draws, handled);
                     }
                 }
 
@@ -163,6 +183,11 @@ internal sealed class PostingBuilder
                 }
 
                 after = new KeysetPosition(page[^1].EarnedAt, page[^1].Id);
+            }
+
+            for (; nextReopened < reopened.Count && need > 0; nextReopened++)
+            {
+                need -= TakeOnce(reopened[nextReopened], need, draws, handled);
             }
         }
 
@@ -252,6 +277,13 @@ internal sealed class PostingBuilder
             Reward = Reward,
         };
     }
+
+    private static bool Precedes(PointLot lot, PointLot other) =>
+        lot.EarnedAt < other.EarnedAt || (lot.EarnedAt == other.EarnedAt && lot.Id.CompareTo(other.Id) < 0);
+
+    /// <summary>Takes from a lot unless this take already has (a lot met both as reopened and as listed).</summary>
+    private long TakeOnce(PointLot lot, long need, List<LotDraw> draws, HashSet<Guid> handled) =>
+        handled.Add(lot.Id) ? Take(ChangedOr(lot), need, draws) : 0;
 
     private long Take(PointLot lot, long need, List<LotDraw> draws)
     {

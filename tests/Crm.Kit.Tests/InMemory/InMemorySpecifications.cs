@@ -57,6 +57,9 @@ public sealed class InMemoryCustomerInsightSpecification : CustomerInsightSpecif
 
 public sealed class InMemoryLoyaltySpecification : LoyaltySpecification
 {
+    // In memory a run takes milliseconds: many more interleavings than on a database.
+    protected override int LedgerInterleavings => 300;
+
     protected override ISpecificationStore CreateStore() => new InMemorySpecificationStore();
 }
 
