@@ -451,4 +451,30 @@ public abstract class PipelineSpecification : CrmSpecification
         Assert.True(view.Parts.HasFlag(Customer360Parts.Deals));
         Assert.Equal([open.Id], view.OpenDeals.Select(d => d.Id));
     }
+
+    /// <summary>
+    /// Erasing a customer replaces the titles of its deals and drops their custom attributes (free text that often
+    /// names the person); amounts, stages and history stay, and the pipeline's figures with them.
+    /// </summary>
+    [Fact]
+    public virtual async Task Erasure_replaces_deal_titles_and_drops_their_attributes()
+    {
+        var host = CreatePipelineHost();
+        var pipeline = await CreateSalesPipelineAsync(host);
+        var customer = await host.Customers.CreateAsync(Faker.Person(), Cancel);
+        var other = await CreateDealAsync(host, pipeline);
+        var deal = await host.Pipelines.CreateDealAsync(new DealDraft
+        {
+            PipelineId = pipeline.Id, CustomerId = customer.Id, Title = "Renewal for Ana Lima", Amount = 250m, Currency = "USD",
+            Attributes = new Dictionary<string, Customers.AttributeValue> { ["contact"] = Customers.AttributeValue.FromText("ana@example.com") },
+        }, "ann", Cancel);
+        var moved = await host.Pipelines.MoveDealAsync(deal.Id, deal.Version, pipeline.Stages[1].Id, "ann", Cancel);
+
+        await host.Privacy.EraseAsync(customer.Id, Cancel);
+
+        var erased = await host.Pipelines.GetDealAsync(deal.Id, Cancel);
+        Assert.Equal(("(erased)", 0, 250m, pipeline.Stages[1].Id, moved.Version + 1), (erased.Title, erased.Attributes.Count, erased.Amount, erased.StageId, erased.Version));
+        Assert.Equal(2, (await host.Pipelines.GetHistoryAsync(deal.Id, Cancel)).Count);
+        Assert.Equal("Annual plan", (await host.Pipelines.GetDealAsync(other.Id, Cancel)).Title);
+    }
 }

@@ -39,11 +39,13 @@ public class CustomerPrivacy
     private readonly TimeProvider _time;
     private readonly ICrmEventPublisher _events;
     private readonly ICustomerDataParticipant[] _participants;
+    private readonly IPhysicalErasure[] _physical;
 
     /// <summary>Creates the service; resolve it from DI.</summary>
-    public CustomerPrivacy(ICustomerStore customers, IOrderStore orders, IInteractionStore interactions, CustomerManager customerManager, ICrmUnitOfWork unitOfWork, ICrmTenantContext tenant, TimeProvider time, ICrmEventPublisher events, IEnumerable<ICustomerDataParticipant> participants)
+    public CustomerPrivacy(ICustomerStore customers, IOrderStore orders, IInteractionStore interactions, CustomerManager customerManager, ICrmUnitOfWork unitOfWork, ICrmTenantContext tenant, TimeProvider time, ICrmEventPublisher events, IEnumerable<ICustomerDataParticipant> participants, IEnumerable<IPhysicalErasure> physical)
     {
         _participants = [.. participants];
+        _physical = [.. physical];
         _customers = customers;
         _orders = orders;
         _interactions = interactions;
@@ -89,6 +91,11 @@ public class CustomerPrivacy
         var transaction = await _unitOfWork.BeginAsync(cancellationToken).ConfigureAwait(false);
         await using (transaction.ConfigureAwait(false))
         {
+            foreach (var physical in _physical)
+            {
+                await physical.PrepareAsync(cancellationToken).ConfigureAwait(false);
+            }
+
             var customer = await _customerManager.GetByIdAsync(customerId, cancellationToken).ConfigureAwait(false);
             foreach (var record in await MergedChainAsync(customer.Id, cancellationToken).ConfigureAwait(false))
             {
@@ -104,6 +111,11 @@ public class CustomerPrivacy
             }
 
             await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        foreach (var physical in _physical)
+        {
+            await physical.CompleteAsync(cancellationToken).ConfigureAwait(false);
         }
 
         await _events.PublishAsync([new CustomerErased { CustomerId = erased.Id, TenantId = tenantId, OccurredAt = now }], cancellationToken).ConfigureAwait(false);

@@ -29,9 +29,16 @@ internal sealed class DealsContributor(IPipelineStore store, ICrmTenantContext t
     };
 }
 
-/// <summary>Takes deals into customer export and merge. Deals hold no personal free text, so erasure leaves them.</summary>
-internal sealed class DealDataParticipant(IPipelineStore store) : ICustomerDataParticipant
+/// <summary>
+/// Takes deals into customer export, merge and erasure. A deal's title and custom attributes are free text that
+/// often names the person ("Renewal for Ana Lima"), so erasure replaces the title with <see cref="ErasedTitle"/> and
+/// drops the attributes; amounts, lines, stages and history stay, as the pipeline's figures need them.
+/// </summary>
+internal sealed class DealDataParticipant(IPipelineStore store, TimeProvider time) : ICustomerDataParticipant
 {
+    /// <summary>The title an erased customer's deals keep.</summary>
+    public const string ErasedTitle = "(erased)";
+
     public string Name => "deals";
 
     public async ValueTask<object> ExportAsync(string tenantId, Guid customerId, CancellationToken cancellationToken) =>
@@ -43,5 +50,17 @@ internal sealed class DealDataParticipant(IPipelineStore store) : ICustomerDataP
     public async ValueTask ReassignAsync(string tenantId, Guid fromCustomerId, Guid toCustomerId, CancellationToken cancellationToken) =>
         await store.ReassignCustomerAsync(tenantId, fromCustomerId, toCustomerId, cancellationToken).ConfigureAwait(false);
 
-    public ValueTask EraseAsync(string tenantId, Guid customerId, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+    public async ValueTask EraseAsync(string tenantId, Guid customerId, CancellationToken cancellationToken)
+    {
+        var deals = await KeysetStream.CollectAsync<Deal, Guid>(
+            (before, limit) => store.ListDealsByCustomerAsync(tenantId, customerId, openOnly: false, before, limit, cancellationToken),
+            d => d.Id,
+            cancellationToken).ConfigureAwait(false);
+        var now = time.GetUtcNow();
+        foreach (var deal in deals.Where(d => d.Title != ErasedTitle || d.Attributes.Count > 0))
+        {
+            var erased = deal with { Title = ErasedTitle, Attributes = AttributeDictionary.Empty, Version = deal.Version + 1, UpdatedAt = now };
+            await store.UpdateDealAsync(erased, deal.Version, change: null, cancellationToken).ConfigureAwait(false);
+        }
+    }
 }

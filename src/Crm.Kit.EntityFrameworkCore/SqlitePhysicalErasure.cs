@@ -1,0 +1,81 @@
+using Crm.Kit.Privacy;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage;
+
+namespace Crm.Kit.EntityFrameworkCore;
+
+/// <summary>
+/// Makes erasure physical on SQLite, which otherwise keeps deleted and overwritten rows readable in the free space of
+/// its pages and in its write-ahead log. The erasure's own writes run with secure deletion, which zeroes what they free;
+/// once they have committed, the pages where older copies of the rows may lie in free space are rewritten with
+/// secure deletion too, and the log is checkpointed into the database and truncated. Ordinary writes are untouched.
+/// On other providers it does nothing (see <c>docs/customers.md</c> for PostgreSQL).
+/// </summary>
+internal sealed class SqlitePhysicalErasure<TContext>(TContext context) : IPhysicalErasure
+    where TContext : DbContext
+{
+    private bool IsSqlite => context.Database.ProviderName?.EndsWith(".Sqlite", StringComparison.Ordinal) == true;
+
+    public async ValueTask PrepareAsync(CancellationToken cancellationToken)
+    {
+        if (IsSqlite)
+        {
+            await context.Database.ExecuteSqlRawAsync("PRAGMA secure_delete = ON;", cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    public async ValueTask CompleteAsync(CancellationToken cancellationToken)
+    {
+        if (!IsSqlite)
+        {
+            return;
+        }
+
+        await context.Database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await context.Database.ExecuteSqlRawAsync("PRAGMA secure_delete = ON;", cancellationToken).ConfigureAwait(false);
+            await ScrubFreelistAsync(cancellationToken).ConfigureAwait(false);
+            await context.Database.ExecuteSqlRawAsync("PRAGMA wal_checkpoint(TRUNCATE);", cancellationToken).ConfigureAwait(false);
+            await context.Database.ExecuteSqlRawAsync("PRAGMA secure_delete = OFF;", cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            await context.Database.CloseConnectionAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Overwrites the pages on the free list, where older writes may have left copies of rows: a blob of zeros as
+    /// large as the free list takes its pages and is dropped again, all in one transaction.
+    /// </summary>
+    private async Task ScrubFreelistAsync(CancellationToken cancellationToken)
+    {
+        var free = await ScalarAsync("PRAGMA freelist_count;", cancellationToken).ConfigureAwait(false);
+        if (free == 0)
+        {
+            return;
+        }
+
+        var pageSize = await ScalarAsync("PRAGMA page_size;", cancellationToken).ConfigureAwait(false);
+        var transaction = await context.Database.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await using (transaction.ConfigureAwait(false))
+        {
+            await context.Database.ExecuteSqlRawAsync("CREATE TABLE crm_erasure_scrub (b BLOB);", cancellationToken).ConfigureAwait(false);
+            await context.Database.ExecuteSqlAsync($"INSERT INTO crm_erasure_scrub VALUES (zeroblob({free * pageSize}));", cancellationToken).ConfigureAwait(false);
+            await context.Database.ExecuteSqlRawAsync("DROP TABLE crm_erasure_scrub;", cancellationToken).ConfigureAwait(false);
+            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<long> ScalarAsync(string pragma, CancellationToken cancellationToken)
+    {
+        var command = context.Database.GetDbConnection().CreateCommand();
+        await using (command.ConfigureAwait(false))
+        {
+            command.CommandText = pragma;
+            command.Transaction = context.Database.CurrentTransaction?.GetDbTransaction();
+            return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), System.Globalization.CultureInfo.InvariantCulture);
+        }
+    }
+}
