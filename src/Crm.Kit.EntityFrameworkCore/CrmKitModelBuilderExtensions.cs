@@ -73,6 +73,7 @@ public static class CrmKitModelBuilderExtensions
             b.Property(r => r.Version).IsConcurrencyToken();
             b.Property(r => r.Name).HasMaxLength(200).IsRequired();
             b.Property(r => r.Description).HasMaxLength(2000);
+            b.Property(r => r.EvaluationError).HasMaxLength(1000);
             b.HasIndex(r => new { r.TenantId, r.Name }).IsUnique();
             b.HasIndex(r => new { r.TenantId, r.Kind });
         });

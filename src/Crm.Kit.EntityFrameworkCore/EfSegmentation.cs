@@ -395,14 +395,15 @@ public sealed class EfSegmentStore<TContext> : ISegmentStore
     private static readonly ConditionalWeakTable<IModel, Func<TContext, string, IAsyncEnumerable<SegmentRow>>> DynamicByModel = new();
 
     private readonly TContext _context;
-    private readonly SegmentFieldRegistry _registry;
     private readonly Func<TContext, string, IAsyncEnumerable<SegmentRow>> _dynamic;
 
-    /// <summary>Creates the store.</summary>
-    public EfSegmentStore(TContext context, SegmentFieldRegistry registry)
+    /// <summary>
+    /// Creates the store. Stored rules are read without checking their fields (<see cref="SegmentRuleJson.ReadStored"/>):
+    /// the manager checks them per segment when it evaluates them.
+    /// </summary>
+    public EfSegmentStore(TContext context)
     {
         _context = ContextCheck.EnsureModel(context);
-        _registry = registry ?? throw new ArgumentNullException(nameof(registry));
         _dynamic = DynamicByModel.GetValue(context.Model, static _ => EF.CompileAsyncQuery<TContext, string, SegmentRow>((c, tenantId) =>
             c.Set<SegmentRow>().AsNoTracking().Where(r => r.TenantId == tenantId && r.Kind == SegmentKind.Dynamic).OrderBy(r => r.Id)));
     }
@@ -414,18 +415,18 @@ public sealed class EfSegmentStore<TContext> : ISegmentStore
 
     /// <inheritdoc />
     public async ValueTask<Segment?> FindByIdAsync(string tenantId, Guid id, CancellationToken cancellationToken) =>
-        (await Rows(tenantId).FirstOrDefaultAsync(r => r.Id == id, cancellationToken).ConfigureAwait(false))?.ToSegment(_registry);
+        (await Rows(tenantId).FirstOrDefaultAsync(r => r.Id == id, cancellationToken).ConfigureAwait(false))?.ToSegment();
 
     /// <inheritdoc />
     public async ValueTask<Segment?> FindByNameAsync(string tenantId, string name, CancellationToken cancellationToken) =>
-        (await Rows(tenantId).FirstOrDefaultAsync(r => r.Name == name, cancellationToken).ConfigureAwait(false))?.ToSegment(_registry);
+        (await Rows(tenantId).FirstOrDefaultAsync(r => r.Name == name, cancellationToken).ConfigureAwait(false))?.ToSegment();
 
     /// <inheritdoc />
     public async ValueTask<IReadOnlyList<Segment>> FindManyAsync(string tenantId, IReadOnlyCollection<Guid> ids, CancellationToken cancellationToken)
     {
         var wanted = ids.ToList();
         var rows = await Rows(tenantId).Where(r => wanted.Contains(r.Id)).ToListAsync(cancellationToken).ConfigureAwait(false);
-        return rows.ConvertAll(r => r.ToSegment(_registry));
+        return rows.ConvertAll(r => r.ToSegment());
     }
 
     /// <inheritdoc />
@@ -438,7 +439,7 @@ public sealed class EfSegmentStore<TContext> : ISegmentStore
         }
 
         var rows = await query.OrderBy(r => r.Id).Take(limit).ToListAsync(cancellationToken).ConfigureAwait(false);
-        return rows.ConvertAll(r => r.ToSegment(_registry));
+        return rows.ConvertAll(r => r.ToSegment());
     }
 
     /// <inheritdoc />
@@ -448,7 +449,7 @@ public sealed class EfSegmentStore<TContext> : ISegmentStore
         var segments = new List<Segment>();
         await foreach (var row in _dynamic(_context, tenantId).WithCancellation(cancellationToken).ConfigureAwait(false))
         {
-            segments.Add(row.ToSegment(_registry));
+            segments.Add(row.ToSegment());
         }
 
         return segments;

@@ -30,7 +30,7 @@ public static class EntityFrameworkCoreBuilderExtensions
         services.Replace(ServiceDescriptor.Scoped<IOrderStore>(sp => new EfOrderStore<TContext>(Context<TContext>(sp))));
         services.Replace(ServiceDescriptor.Scoped<IInteractionStore>(sp => new EfInteractionStore<TContext>(Context<TContext>(sp))));
         services.Replace(ServiceDescriptor.Scoped<ICrmUnitOfWork>(sp => new EfUnitOfWork<TContext>(Context<TContext>(sp))));
-        services.Replace(ServiceDescriptor.Scoped<ISegmentStore>(sp => new EfSegmentStore<TContext>(Context<TContext>(sp), sp.GetRequiredService<SegmentFieldRegistry>())));
+        services.Replace(ServiceDescriptor.Scoped<ISegmentStore>(sp => new EfSegmentStore<TContext>(Context<TContext>(sp))));
         services.Replace(ServiceDescriptor.Scoped<ISegmentEvaluator>(sp => new EfSegmentEvaluator<TContext>(
             Context<TContext>(sp), sp.GetRequiredService<SegmentRuleCompiler>(), sp.GetServices<IEfSegmentFieldBinding>())));
         services.Replace(ServiceDescriptor.Scoped<IPurchaseHistoryStore>(sp => new EfPurchaseHistoryStore<TContext>(Context<TContext>(sp))));

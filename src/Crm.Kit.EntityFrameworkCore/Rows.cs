@@ -260,6 +260,10 @@ internal sealed class SegmentRow
 
     public long UpdatedAt { get; set; }
 
+    public string? EvaluationError { get; set; }
+
+    public long? EvaluationFailedAt { get; set; }
+
     public static SegmentRow From(Segment s) => new()
     {
         Id = s.Id,
@@ -271,11 +275,13 @@ internal sealed class SegmentRow
         Rule = s.Rule is null ? null : SegmentRuleJson.Serialize(s.Rule),
         CreatedAt = s.CreatedAt.UtcTicks,
         UpdatedAt = s.UpdatedAt.UtcTicks,
+        EvaluationError = s.EvaluationError,
+        EvaluationFailedAt = s.EvaluationFailedAt?.UtcTicks,
     };
 
     // Stored rules were validated when saved; they are read back against the full registry of this process so
     // that fields contributed by modules resolve.
-    public Segment ToSegment(SegmentFieldRegistry registry) => new()
+    public Segment ToSegment() => new()
     {
         Id = Id,
         TenantId = TenantId,
@@ -283,9 +289,11 @@ internal sealed class SegmentRow
         Name = Name,
         Description = Description,
         Kind = Kind,
-        Rule = Rule is null ? null : SegmentRuleJson.Parse(Rule, registry),
+        Rule = Rule is null ? null : SegmentRuleJson.ReadStored(Rule),
         CreatedAt = Ticks.ToTime(CreatedAt),
         UpdatedAt = Ticks.ToTime(UpdatedAt),
+        EvaluationError = EvaluationError,
+        EvaluationFailedAt = EvaluationFailedAt is { } failed ? Ticks.ToTime(failed) : null,
     };
 }
 

@@ -22,6 +22,7 @@ public sealed class CrmKitInstrumentation : IDisposable
         OrdersRecorded = Meter.CreateCounter<long>("crmkit.orders.recorded", unit: "{order}", description: "Orders recorded (idempotent repeats not counted).");
         ConcurrencyConflicts = Meter.CreateCounter<long>("crmkit.concurrency.conflicts", unit: "{conflict}", description: "Optimistic concurrency conflicts detected.");
         PointsPosted = Meter.CreateCounter<long>("crmkit.loyalty.entries", unit: "{entry}", description: "Loyalty ledger entries posted (idempotent repeats not counted).");
+        SegmentEvaluationFailures = Meter.CreateCounter<long>("crmkit.segments.evaluation_failures", unit: "{failure}", description: "Evaluations of a dynamic segment that failed and were left out while the other segments went on.");
     }
 
     /// <summary>Spans for manager operations.</summary>
@@ -41,6 +42,9 @@ public sealed class CrmKitInstrumentation : IDisposable
 
     /// <summary>Counts loyalty ledger entries posted.</summary>
     public Counter<long> PointsPosted { get; }
+
+    /// <summary>Failed evaluations of a dynamic segment, each isolated from the other segments.</summary>
+    public Counter<long> SegmentEvaluationFailures { get; }
 
     /// <inheritdoc />
     public void Dispose()

@@ -17,6 +17,12 @@ internal static partial class CrmKitLog
     [LoggerMessage(EventId = 3, Level = LogLevel.Error, Message = "Crm.Kit event handler {Handler} failed for {Event}.")]
     public static partial void EventHandlerFailed(ILogger logger, Exception exception, string? handler, string @event);
 
+    [LoggerMessage(EventId = 6, Level = LogLevel.Error, Message = "Evaluating dynamic segment {SegmentId} of tenant {TenantId} failed; it is left out and the other segments go on (see Segment.EvaluationError).")]
+    public static partial void SegmentEvaluationFailed(ILogger logger, Exception exception, Guid segmentId, string tenantId);
+
+    [LoggerMessage(EventId = 7, Level = LogLevel.Error, Message = "Recording the evaluation failure of segment {SegmentId} failed.")]
+    public static partial void SegmentFailureNotRecorded(ILogger logger, Exception exception, Guid segmentId);
+
     [LoggerMessage(EventId = 4, Level = LogLevel.Error, Message = "Customer change observer {Observer} failed for {Count} customer(s); a scheduled segment re-evaluation repairs membership.")]
     public static partial void ChangeObserverFailed(ILogger logger, Exception exception, string observer, int count);
 }

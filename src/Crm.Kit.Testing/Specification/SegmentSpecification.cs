@@ -173,6 +173,40 @@ public abstract class SegmentSpecification : CrmSpecification
 
     private static string Shorten(SegmentRule rule) => rule.ToString() is var text && text.Length > 2000 ? text[..2000] + "…" : text;
 
+    /// <summary>
+    /// A stored segment that can no longer be evaluated — here its rule names the field of a module that is no longer
+    /// registered — stops nothing else: customers still enter the other segments in real time, a customer's segments
+    /// are still listed, and re-evaluation goes on for the rest. The failing segment is reported, on itself and in
+    /// the re-evaluation's result, and re-evaluating it by name throws.
+    /// </summary>
+    [Fact]
+    public virtual async Task A_segment_that_cannot_be_evaluated_stops_no_other()
+    {
+        var host = CreateHost();
+        var buyers = await host.Segments.CreateAsync(SegmentDraft.Dynamic("buyers", Rule.Field("orderCount").GreaterThan(0)), Cancel);
+        var now = Clock.GetUtcNow();
+        var retired = new Segment
+        {
+            Id = Guid.CreateVersion7(now), TenantId = host.TenantId, Version = 1, Name = "scored by a removed module",
+            Kind = SegmentKind.Dynamic, Rule = Rule.Field("retired.score").GreaterThan(10), CreatedAt = now, UpdatedAt = now,
+        };
+        await host.Services.GetRequiredService<ISegmentStore>().CreateAsync(retired, Cancel);
+
+        var customer = await host.Customers.CreateAsync(Faker.Person(), Cancel);
+        await host.Orders.RecordAsync(Faker.Order(customer.Id, Clock.GetUtcNow()), Cancel);
+
+        Assert.Contains(host.Events.Of<SegmentEntered>(), e => e.SegmentId == buyers.Id && e.CustomerId == customer.Id);
+        Assert.Equal([buyers.Id], (await host.Segments.GetSegmentsOfCustomerAsync(customer.Id, Cancel)).Select(s => s.Id));
+        var reevaluation = await host.Segments.ReevaluateAsync(cancellationToken: Cancel);
+        Assert.Equal(1, reevaluation.SegmentsEvaluated);
+        Assert.Equal([retired.Id], reevaluation.Failed);
+        var reported = await host.Segments.GetByIdAsync(retired.Id, Cancel);
+        Assert.Contains("retired.score", reported.EvaluationError, StringComparison.Ordinal);
+        Assert.NotNull(reported.EvaluationFailedAt);
+        Assert.Null((await host.Segments.GetByIdAsync(buyers.Id, Cancel)).EvaluationError);
+        await Assert.ThrowsAsync<CrmValidationException>(() => host.Segments.ReevaluateAsync(retired.Id, Cancel));
+    }
+
     /// <summary>Quotes, wildcards and non-ASCII letters in values are matched literally and case-insensitively.</summary>
     [Theory]
     [InlineData("city", "equals", "st. john's", "St. John's")]

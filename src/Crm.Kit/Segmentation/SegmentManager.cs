@@ -1,4 +1,5 @@
 using Crm.Kit.Customers;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace Crm.Kit.Segmentation;
@@ -28,6 +29,7 @@ public class SegmentManager
     private readonly SegmentRuleCompiler _compiler;
     private readonly CrmKitOptions _options;
     private readonly CrmKitInstrumentation _instrumentation;
+    private readonly ILogger _logger;
 
     /// <summary>Creates the manager; resolve it from DI.</summary>
     public SegmentManager(
@@ -40,8 +42,10 @@ public class SegmentManager
         ICrmEventPublisher events,
         SegmentRuleCompiler compiler,
         IOptions<CrmKitOptions> options,
-        CrmKitInstrumentation instrumentation)
+        CrmKitInstrumentation instrumentation,
+        ILogger<SegmentManager>? logger = null)
     {
+        _logger = logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger<SegmentManager>.Instance;
         _segments = segments;
         _evaluator = evaluator;
         _customers = customers;
@@ -230,12 +234,18 @@ public class SegmentManager
     {
         var result = new List<Segment>();
         var now = _time.GetUtcNow();
-        foreach (var segment in await _segments.ListDynamicAsync(TenantId, cancellationToken).ConfigureAwait(false))
+        foreach (var (segment, rule) in await RunnableAsync(await _segments.ListDynamicAsync(TenantId, cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false))
         {
-            var rule = await ResolveAsync(segment.Rule!, segment.Id, cancellationToken).ConfigureAwait(false);
-            if ((await _evaluator.FilterAsync(TenantId, rule, now, [customerId], cancellationToken).ConfigureAwait(false)).Count > 0)
+            try
             {
-                result.Add(segment);
+                if ((await _evaluator.FilterAsync(TenantId, rule, now, [customerId], cancellationToken).ConfigureAwait(false)).Count > 0)
+                {
+                    result.Add(segment);
+                }
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                await ReportFailureAsync(segment, ex, cancellationToken).ConfigureAwait(false);
             }
         }
 
@@ -292,15 +302,84 @@ public class SegmentManager
             return;
         }
 
-        var rules = new List<(Guid SegmentId, SegmentRule Rule)>(dynamic.Count);
-        foreach (var segment in dynamic)
-        {
-            rules.Add((segment.Id, await ResolveAsync(segment.Rule!, segment.Id, cancellationToken).ConfigureAwait(false)));
-        }
-
+        var runnable = await RunnableAsync(dynamic, cancellationToken).ConfigureAwait(false);
         foreach (var chunk in customerIds.Distinct().Chunk(Batch))
         {
-            await SettleAsync(rules, chunk, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await SettleAsync([.. runnable.Select(r => (r.Segment.Id, r.Rule))], chunk, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not (OperationCanceledException or ConcurrencyConflictException))
+            {
+                // One segment's failure must not stop the others: settle each alone, and report the ones that fail.
+                foreach (var (segment, rule) in runnable)
+                {
+                    try
+                    {
+                        await SettleAsync([(segment.Id, rule)], chunk, cancellationToken).ConfigureAwait(false);
+                    }
+                    catch (Exception one) when (one is not (OperationCanceledException or ConcurrencyConflictException))
+                    {
+                        await ReportFailureAsync(segment, one, cancellationToken).ConfigureAwait(false);
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// The dynamic segments whose rules resolve and validate against the registered fields, with their resolved rules.
+    /// A segment whose rule does not (it names a field whose module is gone, or a segment that no longer exists) is
+    /// reported and left out, so that it stops nothing else.
+    /// </summary>
+    private async Task<List<(Segment Segment, SegmentRule Rule)>> RunnableAsync(IEnumerable<Segment> segments, CancellationToken cancellationToken)
+    {
+        var runnable = new List<(Segment, SegmentRule)>();
+        foreach (var segment in segments.Where(s => s.Kind == SegmentKind.Dynamic))
+        {
+            try
+            {
+                var rule = await ResolveAsync(segment.Rule!, segment.Id, cancellationToken).ConfigureAwait(false);
+                SegmentRuleValidator.Validate(rule, Fields);
+                runnable.Add((segment, rule));
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                await ReportFailureAsync(segment, ex, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        return runnable;
+    }
+
+    /// <summary>Logs a segment's failed evaluation, counts it, and records it on the segment.</summary>
+    private async Task ReportFailureAsync(Segment segment, Exception exception, CancellationToken cancellationToken)
+    {
+        CrmKitLog.SegmentEvaluationFailed(_logger, exception, segment.Id, TenantId);
+        _instrumentation.SegmentEvaluationFailures.Add(1);
+        var error = exception.Message.Length <= 1000 ? exception.Message : exception.Message[..999] + "…";
+        await RecordEvaluationAsync(segment.Id, current => current.EvaluationError == error ? null : current with { EvaluationError = error, EvaluationFailedAt = _time.GetUtcNow() }, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Clears a recorded failure once the segment has been evaluated again without one.</summary>
+    private Task ClearFailureAsync(Segment segment, CancellationToken cancellationToken) =>
+        segment.EvaluationError is null
+            ? Task.CompletedTask
+            : RecordEvaluationAsync(segment.Id, current => current.EvaluationError is null ? null : current with { EvaluationError = null, EvaluationFailedAt = null }, cancellationToken);
+
+    private async Task RecordEvaluationAsync(Guid segmentId, Func<Segment, Segment?> change, CancellationToken cancellationToken)
+    {
+        try
+        {
+            if (await _segments.FindByIdAsync(TenantId, segmentId, cancellationToken).ConfigureAwait(false) is { } current && change(current) is { } changed)
+            {
+                await _segments.UpdateAsync(changed with { Version = current.Version + 1 }, current.Version, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // The segment's health is a report: failing to write it must not fail the caller's change.
+            CrmKitLog.SegmentFailureNotRecorded(_logger, ex, segmentId);
         }
     }
 
@@ -316,17 +395,40 @@ public class SegmentManager
         IReadOnlyList<Segment> targets = segmentId is { } id
             ? [await GetByIdAsync(id, cancellationToken).ConfigureAwait(false)]
             : await _segments.ListDynamicAsync(TenantId, cancellationToken).ConfigureAwait(false);
+        return await ReevaluateEachAsync(targets.Where(s => s.Kind == SegmentKind.Dynamic), rethrow: segmentId is not null, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Re-evaluates each segment on its own: one that fails is reported and left as it was while the others go on
+    /// (or, when <paramref name="rethrow"/>, for a caller that named the segment, its failure is thrown after being reported).
+    /// </summary>
+    private async Task<SegmentReevaluation> ReevaluateEachAsync(IEnumerable<Segment> segments, bool rethrow, CancellationToken cancellationToken)
+    {
         long entered = 0, exited = 0;
         var evaluated = 0;
-        foreach (var segment in targets.Where(s => s.Kind == SegmentKind.Dynamic))
+        var failed = new List<Guid>();
+        foreach (var segment in segments)
         {
-            var (e, x) = await ReevaluateSegmentAsync(segment, cancellationToken).ConfigureAwait(false);
-            entered += e;
-            exited += x;
-            evaluated++;
+            try
+            {
+                var (e, x) = await ReevaluateSegmentAsync(segment, cancellationToken).ConfigureAwait(false);
+                entered += e;
+                exited += x;
+                evaluated++;
+                await ClearFailureAsync(segment, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                await ReportFailureAsync(segment, ex, cancellationToken).ConfigureAwait(false);
+                failed.Add(segment.Id);
+                if (rethrow)
+                {
+                    throw;
+                }
+            }
         }
 
-        return new SegmentReevaluation(evaluated, entered, exited);
+        return new SegmentReevaluation(evaluated, entered, exited) { Failed = failed };
     }
 
     /// <summary>
@@ -338,23 +440,12 @@ public class SegmentManager
     {
         ArgumentNullException.ThrowIfNull(fieldNames);
         var fields = fieldNames.ToHashSet(StringComparer.Ordinal);
-        long entered = 0, exited = 0;
-        var evaluated = 0;
-        foreach (var segment in await _segments.ListDynamicAsync(TenantId, cancellationToken).ConfigureAwait(false))
-        {
-            var rule = await ResolveAsync(segment.Rule!, segment.Id, cancellationToken).ConfigureAwait(false);
-            if (!Conditions(rule).Any(c => fields.Contains(c.Field)))
-            {
-                continue;
-            }
-
-            var (e, x) = await ReevaluateSegmentAsync(segment, cancellationToken).ConfigureAwait(false);
-            entered += e;
-            exited += x;
-            evaluated++;
-        }
-
-        return new SegmentReevaluation(evaluated, entered, exited);
+        var dynamic = await _segments.ListDynamicAsync(TenantId, cancellationToken).ConfigureAwait(false);
+        var runnable = await RunnableAsync(dynamic, cancellationToken).ConfigureAwait(false);
+        var affected = runnable.Where(r => Conditions(r.Rule).Any(c => fields.Contains(c.Field))).Select(r => r.Segment);
+        var result = await ReevaluateEachAsync(affected, rethrow: false, cancellationToken).ConfigureAwait(false);
+        var unresolved = dynamic.Where(s => !runnable.Exists(r => r.Segment.Id == s.Id)).Select(s => s.Id);
+        return result with { Failed = [.. result.Failed, .. unresolved] };
     }
 
     /// <summary>Every condition of a rule, however deeply grouped.</summary>

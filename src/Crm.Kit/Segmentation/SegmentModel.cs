@@ -41,6 +41,16 @@ public sealed record Segment
 
     /// <summary>When the segment last changed.</summary>
     public DateTimeOffset UpdatedAt { get; init; }
+
+    /// <summary>
+    /// Why the last evaluation of this dynamic segment failed (for example, its rule names a field whose module is
+    /// no longer registered), or <see langword="null"/> when it succeeded. A failing segment is left out of membership
+    /// updates and re-evaluation, which go on for every other segment; the next successful evaluation clears it.
+    /// </summary>
+    public string? EvaluationError { get; init; }
+
+    /// <summary>When <see cref="EvaluationError"/> was recorded.</summary>
+    public DateTimeOffset? EvaluationFailedAt { get; init; }
 }
 
 /// <summary>What a caller sets on a segment.</summary>
@@ -87,7 +97,21 @@ public sealed record SegmentExited : CrmEvent
 /// <param name="SegmentsEvaluated">Dynamic segments evaluated.</param>
 /// <param name="Entered">Memberships gained.</param>
 /// <param name="Exited">Memberships lost.</param>
-public sealed record SegmentReevaluation(int SegmentsEvaluated, long Entered, long Exited);
+public sealed record SegmentReevaluation(int SegmentsEvaluated, long Entered, long Exited)
+{
+    /// <summary>The dynamic segments whose evaluation failed and were left as they were (see <see cref="Segment.EvaluationError"/>).</summary>
+    public IReadOnlyList<Guid> Failed { get; init; } = [];
+
+    /// <summary>Equal when the counts are equal and the same segments failed, in the same order.</summary>
+    public bool Equals(SegmentReevaluation? other) =>
+        other is not null && (SegmentsEvaluated, Entered, Exited) == (other.SegmentsEvaluated, other.Entered, other.Exited) && Failed.SequenceEqual(other.Failed);
+
+    /// <inheritdoc />
+    public override int GetHashCode() => HashCode.Combine(SegmentsEvaluated, Entered, Exited, Failed.Count);
+
+    /// <inheritdoc />
+    public override string ToString() => $"{SegmentsEvaluated} evaluated, {Entered} entered, {Exited} exited, {Failed.Count} failed";
+}
 
 /// <summary>A rule's result before it is saved.</summary>
 /// <param name="Count">How many live customers match now.</param>

@@ -32,10 +32,21 @@ public static class SegmentRuleJson
     /// The text is not well-formed JSON (invalid UTF-16 and escaped lone surrogates included), or a property has a
     /// JSON type that cannot hold it.
     /// </exception>
-    public static SegmentRule Parse(string json, SegmentFieldRegistry? registry = null)
+    public static SegmentRule Parse(string json, SegmentFieldRegistry? registry = null) =>
+        Parse(json, registry ?? SegmentFieldRegistry.Default, checkFields: true);
+
+    /// <summary>
+    /// Reads a rule a store wrote, checking its form but not its fields: a stored rule may name a field whose module
+    /// is no longer registered, and reading it must not fail every other segment. <see cref="SegmentManager"/>
+    /// checks each segment's fields when it evaluates it, and reports the one that fails on that segment.
+    /// </summary>
+    /// <exception cref="CrmValidationException">The document is not a rule in the documented format.</exception>
+    /// <exception cref="JsonException">The text is not well-formed JSON.</exception>
+    public static SegmentRule ReadStored(string json) => Parse(json, SegmentFieldRegistry.Default, checkFields: false);
+
+    private static SegmentRule Parse(string json, SegmentFieldRegistry registry, bool checkFields)
     {
         ArgumentNullException.ThrowIfNull(json);
-        registry ??= SegmentFieldRegistry.Default;
         var errors = new ValidationErrorCollector();
         if (json.Length > MaxLength)
         {
@@ -58,7 +69,7 @@ public static class SegmentRuleJson
             errors.Add("$.version", "unsupported-version", $"version {version} is not supported; this library reads version {CurrentVersion}");
         }
 
-        var walk = new SegmentRuleValidator.Walk(registry, errors);
+        var walk = new SegmentRuleValidator.Walk(registry, errors, checkFields);
         var rule = Read(document.Rule, SegmentRuleValidator.RootPath, 1, walk);
         walk.Finish(SegmentRuleValidator.RootPath);
         errors.ThrowIfAny();

@@ -55,7 +55,7 @@ public static class SegmentRuleValidator
     }
 
     /// <summary>The checks shared by the C# walk here and the JSON reader, which reports structural problems itself.</summary>
-    internal sealed class Walk(SegmentFieldRegistry registry, ValidationErrorCollector errors)
+    internal sealed class Walk(SegmentFieldRegistry registry, ValidationErrorCollector errors, bool checkFields = true)
     {
         private int _conditions;
         private bool _depthReported;
@@ -128,7 +128,7 @@ public static class SegmentRuleValidator
         public void Condition(RuleCondition condition, string path)
         {
             _conditions++;
-            if (_conditions > MaxConditions)
+            if (_conditions > MaxConditions || !checkFields)
             {
                 return;
             }
