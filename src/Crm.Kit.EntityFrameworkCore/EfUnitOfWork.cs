@@ -19,7 +19,7 @@ public sealed class EfUnitOfWork<TContext>(TContext context) : ICrmUnitOfWork
             return JoinedTransaction.Instance;
         }
 
-        return new OwnedTransaction(context, await context.Database.BeginTransactionAsync(cancellationToken).ConfigureAwait(false));
+        return new OwnedTransaction(context, await StoreWrites.BeginAsync(context, cancellationToken).ConfigureAwait(false));
     }
 
     private sealed class OwnedTransaction(DbContext context, IDbContextTransaction transaction) : ICrmTransaction

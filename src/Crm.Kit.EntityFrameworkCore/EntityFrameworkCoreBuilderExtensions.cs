@@ -41,7 +41,8 @@ public static class EntityFrameworkCoreBuilderExtensions
         services.Replace(ServiceDescriptor.Scoped<IPipelineStore>(sp => new EfPipelineStore<TContext>(Context<TContext>(sp))));
         services.Replace(ServiceDescriptor.Scoped<ILeadScoreStore>(sp => new EfLeadScoreStore<TContext>(Context<TContext>(sp))));
         services.TryAddEnumerable(ServiceDescriptor.Scoped<Crm.Kit.Privacy.IPhysicalErasure, SqlitePhysicalErasure<TContext>>());
-        services.ConfigureDbContext<TContext>(options => options.AddInterceptors(SqliteSecureDeleteInterceptor.Instance));
+        services.ConfigureDbContext<TContext>(options => options.AddInterceptors(
+            SqliteSecureDeleteInterceptor.Instance, SqliteBusyCommandInterceptor.Instance, SqliteBusyTransactionInterceptor.Instance));
         foreach (var binding in InsightRowFields.Bindings().Concat(LoyaltyRowFields.Bindings()).Concat(FeedbackRowFields.Bindings()).Concat(LeadScoringModelConfiguration.Bindings()))
         {
             if (!services.Any(d => d.ServiceType == typeof(IEfSegmentFieldBinding) && d.ImplementationInstance is IEfSegmentFieldBinding b && b.FieldName == binding.FieldName))

@@ -36,7 +36,13 @@ internal sealed class SqlitePhysicalErasure<TContext>(TContext context) : IPhysi
         {
             await context.Database.ExecuteSqlRawAsync("PRAGMA secure_delete = ON;", cancellationToken).ConfigureAwait(false);
             await ScrubFreelistAsync(cancellationToken).ConfigureAwait(false);
-            await context.Database.ExecuteSqlRawAsync("PRAGMA wal_checkpoint(TRUNCATE);", cancellationToken).ConfigureAwait(false);
+            // The first column says whether the checkpoint was blocked (by readers of an older snapshot, after the
+            // connection's busy timeout): then the log still holds the old pages, and the caller must hear of it.
+            if (await ScalarAsync("PRAGMA wal_checkpoint(TRUNCATE);", cancellationToken).ConfigureAwait(false) != 0)
+            {
+                throw new CrmStoreBusyException("The erasure is committed, but SQLite's write-ahead log, which still holds the erased values, could not be emptied while other connections were reading. Call EraseAsync again to finish it.");
+            }
+
             await context.Database.ExecuteSqlRawAsync("PRAGMA secure_delete = OFF;", cancellationToken).ConfigureAwait(false);
         }
         finally
@@ -58,7 +64,7 @@ internal sealed class SqlitePhysicalErasure<TContext>(TContext context) : IPhysi
         }
 
         var pageSize = await ScalarAsync("PRAGMA page_size;", cancellationToken).ConfigureAwait(false);
-        var transaction = await context.Database.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        var transaction = await StoreWrites.BeginAsync(context, cancellationToken).ConfigureAwait(false);
         await using (transaction.ConfigureAwait(false))
         {
             await context.Database.ExecuteSqlRawAsync("CREATE TABLE crm_erasure_scrub (b BLOB);", cancellationToken).ConfigureAwait(false);

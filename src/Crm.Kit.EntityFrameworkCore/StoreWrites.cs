@@ -24,6 +24,23 @@ internal static class StoreWrites
         }
     }
 
+    /// <summary>
+    /// Begins a transaction. Beginning is where SQLite takes the write lock, and EF Core tells no interceptor when it
+    /// fails, so a lock held too long is turned into <see cref="CrmStoreBusyException"/> here (see <see cref="SqliteBusy"/>).
+    /// </summary>
+    public static async Task<Microsoft.EntityFrameworkCore.Storage.IDbContextTransaction> BeginAsync(DbContext context, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await context.Database.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            SqliteBusy.ThrowIfBusy(ex);
+            throw;
+        }
+    }
+
     /// <summary>Runs <paramref name="work"/> in the current transaction, or in one of its own that commits at the end.</summary>
     public static async ValueTask<T> InTransactionAsync<T>(DbContext context, Func<ValueTask<T>> work, CancellationToken cancellationToken)
     {
@@ -32,7 +49,7 @@ internal static class StoreWrites
             return await work().ConfigureAwait(false);
         }
 
-        var transaction = await context.Database.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        var transaction = await BeginAsync(context, cancellationToken).ConfigureAwait(false);
         await using (transaction.ConfigureAwait(false))
         {
             try

@@ -140,3 +140,17 @@ public sealed class InsufficientPointsException : CrmException
     /// <summary>The points available when the request was decided.</summary>
     public long Available { get; }
 }
+
+/// <summary>
+/// Thrown when the store stayed locked by other writers for longer than it waits for them (for SQLite, the
+/// connection's <c>Default Timeout</c>: 30 seconds unless the connection string sets another). The operation's writes
+/// were not made; it may be retried, for example after a pause.
+/// </summary>
+public sealed class CrmStoreBusyException : CrmException
+{
+    /// <summary>Creates the exception.</summary>
+    public CrmStoreBusyException(string message, Exception? innerException = null)
+        : base(message, innerException)
+    {
+    }
+}
