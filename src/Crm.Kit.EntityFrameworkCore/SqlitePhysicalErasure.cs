@@ -6,10 +6,11 @@ namespace Crm.Kit.EntityFrameworkCore;
 
 /// <summary>
 /// Makes erasure physical on SQLite, which otherwise keeps deleted and overwritten rows readable in the free space of
-/// its pages and in its write-ahead log. The erasure's own writes run with secure deletion, which zeroes what they free;
-/// once they have committed, the pages where older copies of the rows may lie in free space are rewritten with
-/// secure deletion too, and the log is checkpointed into the database and truncated. Ordinary writes are untouched.
-/// On other providers it does nothing (see <c>docs/customers.md</c> for PostgreSQL).
+/// its pages, on its free list and in its write-ahead log. Every connection already zeroes what ordinary writes free
+/// within a page (<see cref="SqliteSecureDeleteInterceptor"/>). The erasure's own writes run with full secure
+/// deletion, which also zeroes the pages they free; once they have committed, the pages on the free list are
+/// overwritten, and the log is checkpointed into the database and truncated. On other providers it does nothing
+/// (see <c>docs/customers.md</c> for PostgreSQL).
 /// </summary>
 internal sealed class SqlitePhysicalErasure<TContext>(TContext context) : IPhysicalErasure
     where TContext : DbContext
@@ -36,17 +37,18 @@ internal sealed class SqlitePhysicalErasure<TContext>(TContext context) : IPhysi
         {
             await context.Database.ExecuteSqlRawAsync("PRAGMA secure_delete = ON;", cancellationToken).ConfigureAwait(false);
             await ScrubFreelistAsync(cancellationToken).ConfigureAwait(false);
+
             // The first column says whether the checkpoint was blocked (by readers of an older snapshot, after the
             // connection's busy timeout): then the log still holds the old pages, and the caller must hear of it.
             if (await ScalarAsync("PRAGMA wal_checkpoint(TRUNCATE);", cancellationToken).ConfigureAwait(false) != 0)
             {
                 throw new CrmStoreBusyException("The erasure is committed, but SQLite's write-ahead log, which still holds the erased values, could not be emptied while other connections were reading. Call EraseAsync again to finish it.");
             }
-
-            await context.Database.ExecuteSqlRawAsync("PRAGMA secure_delete = OFF;", cancellationToken).ConfigureAwait(false);
         }
         finally
         {
+            // Back to what every connection runs with, in case the host keeps this one open.
+            await context.Database.ExecuteSqlRawAsync("PRAGMA secure_delete = FAST;", CancellationToken.None).ConfigureAwait(false);
             await context.Database.CloseConnectionAsync().ConfigureAwait(false);
         }
     }
