@@ -5,7 +5,7 @@ using Microsoft.EntityFrameworkCore;
 
 namespace Crm.Kit.EntityFrameworkCore;
 
-internal sealed class CustomerInsightRow
+internal sealed class CustomerInsightRow : ICrmRow
 {
     public string TenantId { get; set; } = string.Empty;
 

@@ -5,7 +5,7 @@ using Microsoft.EntityFrameworkCore;
 namespace Crm.Kit.EntityFrameworkCore;
 
 /// <summary>A customer's latest lead score: one row per customer, which the <c>lead.score</c> segment field reads.</summary>
-internal sealed class LeadScoreRow
+internal sealed class LeadScoreRow : ICrmRow
 {
     public string TenantId { get; set; } = string.Empty;
 

@@ -7,7 +7,7 @@ using Microsoft.EntityFrameworkCore.Metadata;
 
 namespace Crm.Kit.EntityFrameworkCore;
 
-internal sealed class LoyaltyProgrammeRow
+internal sealed class LoyaltyProgrammeRow : ICrmRow
 {
     public string TenantId { get; set; } = string.Empty;
 
@@ -43,7 +43,7 @@ internal sealed class LoyaltyProgrammeRow
     };
 }
 
-internal sealed class LoyaltyAccountRow
+internal sealed class LoyaltyAccountRow : ICrmRow
 {
     public Guid Id { get; set; }
 
@@ -138,7 +138,7 @@ internal sealed class LoyaltyAccountRow
     };
 }
 
-internal sealed class LedgerEntryRow
+internal sealed class LedgerEntryRow : ICrmRow
 {
     public Guid Id { get; set; }
 
@@ -233,7 +233,7 @@ internal sealed class LedgerEntryRow
 
 internal sealed record EntryDocument(EarnBasis? Basis, IReadOnlyList<LotDraw> Draws);
 
-internal sealed class PointLotRow
+internal sealed class PointLotRow : ICrmRow
 {
     public Guid Id { get; set; }
 
@@ -284,7 +284,7 @@ internal sealed class PointLotRow
     };
 }
 
-internal sealed class LoyaltyRewardRow
+internal sealed class LoyaltyRewardRow : ICrmRow
 {
     public Guid Id { get; set; }
 

@@ -6,7 +6,7 @@ using Microsoft.EntityFrameworkCore;
 
 namespace Crm.Kit.EntityFrameworkCore;
 
-internal sealed class PipelineRow
+internal sealed class PipelineRow : ICrmRow
 {
     public Guid Id { get; set; }
 
@@ -54,7 +54,7 @@ internal sealed class PipelineRow
 
 internal sealed record PipelineDocument(IReadOnlyList<PipelineStage> Stages, IReadOnlyList<string> LostReasons);
 
-internal sealed class DealRow
+internal sealed class DealRow : ICrmRow
 {
     public Guid Id { get; set; }
 
@@ -162,7 +162,7 @@ internal sealed class DealRow
 
 internal sealed record DealDocument(IReadOnlyList<DealLine> Lines, IReadOnlyDictionary<string, AttributeValue> Attributes);
 
-internal sealed class DealHistoryRow
+internal sealed class DealHistoryRow : ICrmRow
 {
     public Guid Id { get; set; }
 

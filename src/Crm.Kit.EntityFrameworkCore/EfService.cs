@@ -6,7 +6,7 @@ using Microsoft.EntityFrameworkCore;
 
 namespace Crm.Kit.EntityFrameworkCore;
 
-internal sealed class ServiceCaseRow
+internal sealed class ServiceCaseRow : ICrmRow
 {
     public Guid Id { get; set; }
 
@@ -129,7 +129,7 @@ internal sealed class ServiceCaseRow
     };
 }
 
-internal sealed class SlaPolicyRow
+internal sealed class SlaPolicyRow : ICrmRow
 {
     public Guid Id { get; set; }
 
@@ -188,7 +188,7 @@ internal sealed class SlaPolicyRow
     };
 }
 
-internal sealed class SurveyRow
+internal sealed class SurveyRow : ICrmRow
 {
     public Guid Id { get; set; }
 
@@ -242,7 +242,7 @@ internal sealed class SurveyRow
     };
 }
 
-internal sealed class SurveyResponseRow
+internal sealed class SurveyResponseRow : ICrmRow
 {
     public Guid Id { get; set; }
 
@@ -310,7 +310,7 @@ internal sealed class SurveyResponseRow
 }
 
 /// <summary>A customer's latest NPS answer: one row per customer, which the <c>feedback.*</c> segment fields read.</summary>
-internal sealed class LatestNpsRow
+internal sealed class LatestNpsRow : ICrmRow
 {
     public string TenantId { get; set; } = string.Empty;
 

@@ -39,7 +39,7 @@ public static class ErasedDataPurge
         var context = ((IDatabaseFacadeDependenciesAccessor)database).Context;
         var helper = context.GetService<ISqlGenerationHelper>();
         var tables = context.Model.GetEntityTypes()
-            .Where(t => t.ClrType.Assembly == typeof(CustomerRow).Assembly && t.GetTableName() is not null)
+            .Where(t => typeof(ICrmRow).IsAssignableFrom(t.ClrType) && t.GetTableName() is not null)
             .Select(t => helper.DelimitIdentifier(t.GetTableName()!, t.GetSchema()))
             .Distinct(StringComparer.Ordinal)
             .Order(StringComparer.Ordinal)

@@ -10,7 +10,7 @@ namespace Crm.Kit.EntityFrameworkCore;
 // times are UTC ticks so that ordering and comparison translate to SQL on every provider (SQLite cannot order
 // DateTimeOffset). Mapping to and from the immutable domain records happens here and nowhere else.
 
-internal sealed class CustomerRow
+internal sealed class CustomerRow : ICrmRow
 {
     public Guid Id { get; set; }
 
@@ -163,7 +163,7 @@ internal sealed record CustomerDocument(
     IReadOnlyList<ConsentRecord> ConsentHistory);
 
 /// <summary>One lookup key of a customer: a normalised email, an E.164 phone or a folded name.</summary>
-internal sealed class CustomerKeyRow
+internal sealed class CustomerKeyRow : ICrmRow
 {
     public const string Email = "E";
     public const string Phone = "P";
@@ -190,7 +190,7 @@ internal sealed class CustomerKeyRow
 /// One custom attribute value of a customer, for segment rules: text folded, numbers, dates as day ticks, flags;
 /// a text list has one row per item. The customer's document stays the source of the attribute's exact value.
 /// </summary>
-internal sealed class CustomerAttributeRow
+internal sealed class CustomerAttributeRow : ICrmRow
 {
     public string TenantId { get; set; } = string.Empty;
 
@@ -240,7 +240,7 @@ internal sealed class CustomerAttributeRow
     }
 }
 
-internal sealed class SegmentRow
+internal sealed class SegmentRow : ICrmRow
 {
     public Guid Id { get; set; }
 
@@ -297,7 +297,7 @@ internal sealed class SegmentRow
     };
 }
 
-internal sealed class SegmentMemberRow
+internal sealed class SegmentMemberRow : ICrmRow
 {
     public string TenantId { get; set; } = string.Empty;
 
@@ -306,7 +306,7 @@ internal sealed class SegmentMemberRow
     public Guid CustomerId { get; set; }
 }
 
-internal sealed class OrderRow
+internal sealed class OrderRow : ICrmRow
 {
     public Guid Id { get; set; }
 
@@ -371,7 +371,7 @@ internal sealed class OrderRow
 
 internal sealed record OrderDocument(IReadOnlyList<OrderLine> Lines, IReadOnlyList<OrderRefund> Refunds);
 
-internal sealed class InteractionRow
+internal sealed class InteractionRow : ICrmRow
 {
     public Guid Id { get; set; }
 

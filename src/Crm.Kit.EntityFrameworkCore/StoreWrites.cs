@@ -14,10 +14,7 @@ internal static class StoreWrites
     {
         foreach (var entry in context.ChangeTracker.Entries().ToList())
         {
-            if (entry.Entity is CustomerRow or CustomerKeyRow or CustomerAttributeRow or OrderRow or InteractionRow or SegmentRow or SegmentMemberRow or CustomerInsightRow
-                or LoyaltyProgrammeRow or LoyaltyAccountRow or LedgerEntryRow or PointLotRow or LoyaltyRewardRow
-                or ServiceCaseRow or SlaPolicyRow or SurveyRow or SurveyResponseRow or LatestNpsRow
-                or PipelineRow or DealRow or DealHistoryRow or LeadScoreRow)
+            if (entry.Entity is ICrmRow)
             {
                 entry.State = EntityState.Detached;
             }
