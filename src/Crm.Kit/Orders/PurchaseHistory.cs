@@ -94,19 +94,6 @@ public sealed record CustomerPurchaseSummary(Guid CustomerId, DateOnly FirstDay,
 public sealed record CustomerPurchaseDay(Guid CustomerId, DateOnly Day, int Orders, decimal Spend);
 
 /// <summary>
-/// Per-customer purchase aggregates, computed where the orders are: a SQL adapter aggregates in the database and
-/// streams one row per customer (or per customer and day), never the orders themselves.
-/// </summary>
-public interface IPurchaseHistoryStore
-{
-    /// <summary>One summary per customer with a counted order, grouped by customer, in the store's customer order.</summary>
-    IAsyncEnumerable<CustomerPurchaseSummary> StreamSummariesAsync(string tenantId, PurchaseWindow window, CancellationToken cancellationToken);
-
-    /// <summary>One row per customer and purchase day, grouped by customer (in the store's customer order), days ascending within a customer.</summary>
-    IAsyncEnumerable<CustomerPurchaseDay> StreamDaysAsync(string tenantId, PurchaseWindow window, CancellationToken cancellationToken);
-}
-
-/// <summary>
 /// <see cref="IPurchaseHistoryStore"/> for any <see cref="IOrderStore"/>: streams the tenant's orders and aggregates as
 /// they pass: one accumulator per customer for summaries, one running total per customer-day for days. The
 /// in-memory default; a database adapter should

@@ -133,16 +133,3 @@ public sealed record LeadQualified : CrmEvent
 /// <param name="Changed">Customers whose score changed.</param>
 /// <param name="Qualified">Customers whose lifecycle moved.</param>
 public sealed record LeadRescoring(long Scored, long Changed, long Qualified);
-
-/// <summary>Persists each customer's latest lead score. Tenant-scoped like every store; the last write wins (a score is derived, never edited).</summary>
-public interface ILeadScoreStore
-{
-    /// <summary>The customer's score, or <see langword="null"/> when never scored.</summary>
-    ValueTask<LeadScore?> FindAsync(string tenantId, Guid customerId, CancellationToken cancellationToken);
-
-    /// <summary>Stores the score, replacing the customer's previous one.</summary>
-    ValueTask SaveAsync(LeadScore score, CancellationToken cancellationToken);
-
-    /// <summary>Removes the customer's score (after a merge or an erasure); false when there was none.</summary>
-    ValueTask<bool> DeleteAsync(string tenantId, Guid customerId, CancellationToken cancellationToken);
-}
