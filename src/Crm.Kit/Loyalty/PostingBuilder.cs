@@ -157,7 +157,7 @@ internal sealed class PostingBuilder
             var reopened = _changed is null ? [] : _changed.Values
                 .Where(l => l.Remaining > 0 && (l.AvailableAt > Now) == pendingPass)
                 .OrderBy(l => l.EarnedAt).ThenBy(l => l.Id).ToList();
-            var handled = new HashSet<Guid>();
+            HashSet<Guid>? handled = reopened.Count == 0 ? null : [];
             var nextReopened = 0;
             KeysetPosition? after = null;
             while (need > 0)
@@ -281,9 +281,12 @@ internal sealed class PostingBuilder
     private static bool Precedes(PointLot lot, PointLot other) =>
         lot.EarnedAt < other.EarnedAt || (lot.EarnedAt == other.EarnedAt && lot.Id.CompareTo(other.Id) < 0);
 
-    /// <summary>Takes from a lot unless this take already has (a lot met both as reopened and as listed).</summary>
-    private long TakeOnce(PointLot lot, long need, List<LotDraw> draws, HashSet<Guid> handled) =>
-        handled.Add(lot.Id) ? Take(ChangedOr(lot), need, draws) : 0;
+    /// <summary>
+    /// Takes from a lot unless this take already has: a lot can be met both as reopened and as listed. Without
+    /// reopened lots (<paramref name="handled"/> null), every listed lot is met once.
+    /// </summary>
+    private long TakeOnce(PointLot lot, long need, List<LotDraw> draws, HashSet<Guid>? handled) =>
+        handled is null || handled.Add(lot.Id) ? Take(ChangedOr(lot), need, draws) : 0;
 
     private long Take(PointLot lot, long need, List<LotDraw> draws)
     {
