@@ -252,16 +252,15 @@ public static class SegmentRuleValidator
 
         private void CheckValue(SegmentField field, RuleOperator op, RuleValue value, string path)
         {
-            if (value.Kind == RuleValueKind.Text && value.Text!.Length > MaxTextLength)
+            if (value.Kind == RuleValueKind.Text)
             {
-                errors.Add(path, "max-length", $"must be at most {MaxTextLength} characters (was {value.Text.Length})");
-                return;
-            }
-
-            if (value.Kind == RuleValueKind.Text && InputText.IndexOfUnstorable(value.Text!) is >= 0 and var at)
-            {
-                errors.Add(path, "text-encoding", $"must be valid Unicode text without U+0000; {InputText.CodePointAt(value.Text!, at)} stands at position {at}");
-                return;
+                // The length and encoding every text field is held to; a value that fails them is not read further.
+                var before = errors.Errors.Count;
+                errors.Text(path, value.Text, MaxTextLength);
+                if (errors.Errors.Count > before)
+                {
+                    return;
+                }
             }
 
             switch (field.Type)
